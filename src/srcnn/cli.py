@@ -1,0 +1,170 @@
+"""The ``srcnn`` command: a thin layer over the Python API.
+
+    srcnn upscale INPUT... -o OUTPUT --scale {2,3,4} [--model NAME_OR_PATH] [--method srcnn|bicubic]
+    srcnn evaluate DATA_DIR --scale S [--model NAME_OR_PATH | --method bicubic] [--json FILE]
+    srcnn train --data DIR [DIR...] --scale S --out RUN_DIR [...]
+
+Every user error ends in one line on stderr and a non-zero exit; no partial output files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from .errors import SRCNNError
+
+EXIT_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, like every other error of ours."""
+
+    def error(self, message):
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .degrade import DEGRADATIONS
+    from .infer import METHODS, SCALES
+    from .train import TrainConfig
+
+    parser = _Parser(prog="srcnn", description="SRCNN image super-resolution")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("upscale", help="upscale images: a file to a file, or files / a folder to a folder")
+    up.add_argument("inputs", nargs="+", metavar="INPUT")
+    up.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
+    up.add_argument("--scale", type=int, required=True, choices=SCALES)
+    up.add_argument("--model", help="a shipped model's name or a .safetensors file (default: shipped, by scale)")
+    up.add_argument("--method", default="srcnn", choices=METHODS)
+
+    ev = sub.add_parser("evaluate", help="PSNR / SSIM on a folder of HR images, with the papers' protocol")
+    ev.add_argument("data_dir", metavar="DATA_DIR")
+    ev.add_argument("--scale", type=int, required=True, choices=SCALES)
+    group = ev.add_mutually_exclusive_group()
+    group.add_argument("--model", help="a shipped model's name or a .safetensors file (default: shipped, by scale)")
+    group.add_argument("--method", choices=METHODS, default="srcnn")
+    ev.add_argument("--json", metavar="FILE", help="also write the scores as JSON")
+
+    tr = sub.add_parser("train", help="train an SRCNN model (resumable)")
+    defaults = TrainConfig()
+    tr.add_argument("--data", nargs="+", required=True, metavar="DIR", help="folders of HR images")
+    tr.add_argument("--out", required=True, metavar="RUN_DIR")
+    tr.add_argument("--scale", type=int, default=defaults.scale, choices=(1,) + SCALES)
+    tr.add_argument("--arch", default=defaults.arch, help="filter sizes, e.g. 9-5-5, 9-1-5, 9-3-5")
+    tr.add_argument("--n1", type=int, default=defaults.n1)
+    tr.add_argument("--n2", type=int, default=defaults.n2)
+    tr.add_argument("--channels", type=int, default=defaults.channels, choices=(1, 3), help="1: Y, 3: RGB")
+    tr.add_argument("--residual", action=argparse.BooleanOptionalAction, default=None,
+                    help="add the bicubic input to the output (default: on for adam, off for paper)")
+    tr.add_argument("--init", choices=("kaiming", "paper"))
+    tr.add_argument("--init-from", metavar="WEIGHTS", help="start from these weights (fine-tuning)")
+    tr.add_argument("--degradation", default=defaults.degradation, choices=DEGRADATIONS)
+    tr.add_argument("--blur-sigma", type=float, default=defaults.blur_sigma)
+    tr.add_argument("--noise-sigma", type=float, default=defaults.noise_sigma, help="in 0..255 units")
+    tr.add_argument("--patch-mode", choices=("random", "grid"))
+    tr.add_argument("--patch-size", type=int)
+    tr.add_argument("--stride", type=int, default=defaults.stride)
+    tr.add_argument("--batch-size", type=int)
+    tr.add_argument("--val-data", nargs="+", metavar="DIR", help="validation folder (default: held out from --data)")
+    tr.add_argument("--val-count", type=int, default=defaults.val_count)
+    tr.add_argument("--recipe", default=defaults.recipe, choices=("adam", "paper"))
+    tr.add_argument("--lr", type=float)
+    tr.add_argument("--loss", default=defaults.loss, choices=("mse", "l1"))
+    tr.add_argument("--steps", type=int, default=defaults.steps)
+    tr.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps)
+    tr.add_argument("--val-every", type=int, default=defaults.val_every)
+    tr.add_argument("--precision", default=defaults.precision, choices=("auto", "bf16", "fp32"))
+    tr.add_argument("--device", default=defaults.device)
+    tr.add_argument("--seed", type=int, default=defaults.seed)
+    tr.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    tr.add_argument("--threads", type=int, help="torch intra-op threads (default: all cores)")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def _cmd_upscale(args) -> int:
+    from .imageio import IMAGE_SUFFIXES, list_images, open_image, save_image_atomic
+    from .infer import make_upscaler
+
+    inputs: list[tuple[Path, Path]] = []  # (input file, path relative to the output folder)
+    for item in map(Path, args.inputs):
+        if item.is_dir():
+            inputs += [(p, p.relative_to(item)) for p in list_images(item)]
+        elif item.exists():
+            inputs.append((item, Path(item.name)))
+        else:
+            raise SRCNNError(f"{item}: no such file or folder")
+    output = Path(args.output)
+    to_file = len(inputs) == 1 and not Path(args.inputs[0]).is_dir() and output.suffix.lower() in IMAGE_SUFFIXES
+    upscaler = make_upscaler(args.scale, args.model, args.method)
+    failures = 0
+    for path, rel in inputs:
+        target = output if to_file else (output / rel).with_suffix(".png")
+        try:
+            save_image_atomic(upscaler.upscale_image(open_image(path)), target)
+        except SRCNNError as exc:
+            if to_file:
+                raise
+            print(f"srcnn: {exc}", file=sys.stderr)
+            failures += 1
+    if failures:
+        print(f"srcnn: {failures} of {len(inputs)} images failed", file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from .evaluate import evaluate_folder, summary
+    from .infer import make_upscaler
+
+    upscaler = make_upscaler(args.scale, args.model, args.method)
+    scores = evaluate_folder(args.data_dir, args.scale, upscaler)
+    result = summary(scores)
+    width = max(len(s.name) for s in scores)
+    print(f"{'image':<{width}}  {'PSNR':>7}  {'SSIM':>6}")
+    for s in scores:
+        print(f"{s.name:<{width}}  {s.psnr:7.2f}  {s.ssim:.4f}")
+    print(f"{'mean':<{width}}  {result['mean']['psnr']:7.2f}  {result['mean']['ssim']:.4f}")
+    if args.json:
+        from .imageio import write_text_atomic
+        write_text_atomic(args.json, json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+def _cmd_train(args) -> int:
+    import torch
+
+    from .train import TrainConfig, train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    options = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
+               if getattr(args, f.name, None) is not None}
+    cfg = TrainConfig.paper(**options) if args.recipe == "paper" else TrainConfig(**options)
+    best = train(cfg, progress=not args.quiet)
+    print(f"best weights: {best}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="srcnn: %(message)s")
+    handlers = {"upscale": _cmd_upscale, "evaluate": _cmd_evaluate, "train": _cmd_train}
+    try:
+        return handlers[args.command](args)
+    except SRCNNError as exc:
+        print(f"srcnn: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("srcnn: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""MATLAB ``rgb2ycbcr`` / ``ycbcr2rgb`` (ITU-R BT.601, studio range).
+
+The papers measure PSNR on the Y of MATLAB's ``rgb2ycbcr``: Y in [16, 235], not the full-range
+JPEG luma that PIL's "YCbCr" mode gives. uint8 images are rounded half away from zero, as MATLAB
+does; float images are taken in [0, 1] and returned unrounded in [0, 1].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["rgb2ycbcr", "ycbcr2rgb", "rgb2y", "to_plane"]
+
+_RGB2YCBCR = np.array(
+    [
+        [65.481, 128.553, 24.966],
+        [-37.797, -74.203, 112.0],
+        [112.0, -93.786, -18.214],
+    ]
+)
+_OFFSET = np.array([16.0, 128.0, 128.0])
+_YCBCR2RGB = np.linalg.inv(_RGB2YCBCR)
+
+
+def _to_uint8(x: np.ndarray) -> np.ndarray:
+    return np.floor(np.clip(x, 0, 255) + 0.5).astype(np.uint8)
+
+
+def _check_rgb(image: np.ndarray) -> None:
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) image, got shape {image.shape}")
+
+
+def rgb2ycbcr(image: np.ndarray) -> np.ndarray:
+    """RGB -> YCbCr. uint8 in, uint8 out; float in [0, 1] in, float in [0, 1] out."""
+    image = np.asarray(image)
+    _check_rgb(image)
+    if image.dtype == np.uint8:
+        ycbcr = image.astype(np.float64) @ (_RGB2YCBCR.T / 255.0) + _OFFSET
+        return _to_uint8(ycbcr)
+    return image.astype(np.float64) @ _RGB2YCBCR.T / 255.0 + _OFFSET / 255.0
+
+
+def rgb2y(image: np.ndarray) -> np.ndarray:
+    """Only the Y (luma) plane of :func:`rgb2ycbcr`; grayscale (H, W) images are returned as they are."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        return image
+    if image.dtype == np.uint8:
+        return _to_uint8(image.astype(np.float64) @ (_RGB2YCBCR[0] / 255.0) + _OFFSET[0])
+    return image.astype(np.float64) @ _RGB2YCBCR[0] / 255.0 + _OFFSET[0] / 255.0
+
+
+def ycbcr2rgb(image: np.ndarray) -> np.ndarray:
+    """YCbCr -> RGB, the inverse of :func:`rgb2ycbcr`. uint8 in, uint8 out; float in, float out."""
+    image = np.asarray(image)
+    _check_rgb(image)
+    if image.dtype == np.uint8:
+        rgb = (image.astype(np.float64) - _OFFSET) @ (_YCBCR2RGB.T * 255.0)
+        return _to_uint8(rgb)
+    return (image.astype(np.float64) - _OFFSET / 255.0) @ _YCBCR2RGB.T * 255.0
+
+
+def to_plane(image: np.ndarray, channels: int = 1) -> np.ndarray:
+    """What a network of ``channels`` sees of a uint8 image: its Y (the papers' choice) or RGB
+    (grayscale repeated into three channels)."""
+    if channels == 1:
+        return rgb2y(image)
+    return image if image.ndim == 3 else np.dstack([image] * 3)

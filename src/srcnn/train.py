@@ -1,0 +1,253 @@
+"""Training SRCNN: read top to bottom.
+
+config -> data (pairs, validation split, patch sampler) -> model and optimiser -> loop
+(forward, loss on the valid centre, step, log) -> validation with the papers' protocol ->
+checkpoints (atomic, safetensors, no pickle) -> best weights by validation PSNR.
+
+Recipes:
+- ``paper``: N(0, 0.001) init, SGD momentum 0.9, lr 1e-4 on the first layers and 1e-5 on the last,
+  Caffe's Euclidean loss (sum / 2N), 33x33 sub-images with stride 14, as the authors trained.
+- ``adam``: He init, Adam with a short warm-up and a cosine decay, random crops with flips and
+  rotations; converges in minutes on a CPU instead of days on a GPU.
+
+Every batch is a function of (seed, step) and the checkpoint holds model, optimiser, step and the
+torch RNG, so ``resume=True`` continues a killed run exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, safe_open
+
+from .data import PatchSampler, load_pairs, split_validation
+from .degrade import DEFAULT_BLUR_SIGMA, DEFAULT_NOISE_SIGMA
+from .errors import SRCNNError
+from .color import to_plane
+from .evaluate import evaluate_plane
+from .imageio import list_images, read_image
+from .infer import Upscaler, resolve_precision
+from .model import SRCNN, SRCNNConfig
+from .weights import atomic_save_safetensors, load_model, save_model
+
+__all__ = ["TrainConfig", "train"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    data: list[str] = field(default_factory=list)
+    out: str = "runs/srcnn"
+    scale: int = 3
+    # model
+    arch: str = "9-5-5"
+    n1: int = 64
+    n2: int = 32
+    channels: int = 1
+    residual: bool = True
+    init: str = "kaiming"  # or "paper"
+    init_from: str | None = None  # start from these weights (e.g. the x3 model for x2 / x4)
+    # data
+    degradation: str = "bicubic"
+    blur_sigma: float = DEFAULT_BLUR_SIGMA
+    noise_sigma: float = DEFAULT_NOISE_SIGMA
+    patch_mode: str = "random"  # or "grid": the paper's sub-images
+    patch_size: int = 48
+    stride: int = 14
+    batch_size: int = 64
+    val_data: list[str] | None = None  # a folder of validation images; default: held out from data
+    val_count: int = 10
+    # optimisation
+    recipe: str = "adam"  # or "paper"
+    lr: float | None = None  # default: 1e-3 (adam) or 1e-4 (paper)
+    loss: str = "mse"  # or "l1"
+    steps: int = 20000
+    warmup_steps: int = 200
+    val_every: int = 1000
+    precision: str = "auto"  # fp32, bf16 or auto (bf16 where the CPU has AMX / AVX-512 BF16)
+    device: str = "auto"
+    seed: int = 0
+    resume: bool = False
+
+    @classmethod
+    def paper(cls, **overrides) -> "TrainConfig":
+        """The authors' recipe."""
+        base = dict(recipe="paper", init="paper", residual=False, patch_mode="grid", patch_size=33,
+                    batch_size=128, lr=1e-4)
+        base.update(overrides)
+        return cls(**base)
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def build_optimizer(model: SRCNN, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.recipe == "paper":
+        lr = cfg.lr or 1e-4
+        *hidden, last = model.layers
+        groups = [{"params": [p for conv in hidden for p in conv.parameters()], "lr": lr},
+                  {"params": list(last.parameters()), "lr": lr / 10}]
+        return torch.optim.SGD(groups, lr=lr, momentum=0.9)
+    if cfg.recipe == "adam":
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr or 1e-3)
+    raise SRCNNError(f"unknown recipe {cfg.recipe!r}: use 'adam' or 'paper'")
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Multiplier of each group's base lr: constant for the paper, warm-up + cosine for adam."""
+    if cfg.recipe == "paper":
+        return 1.0
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def compute_loss(out: torch.Tensor, target: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+    if cfg.loss == "l1":
+        return F.l1_loss(out, target)
+    if cfg.recipe == "paper":
+        return ((out - target) ** 2).sum() / (2 * out.shape[0])  # Caffe's EuclideanLoss
+    return F.mse_loss(out, target)
+
+
+# ---- checkpoints: everything in one safetensors file, scalars as JSON metadata -------------------
+
+def save_checkpoint(path: Path, model: SRCNN, optimizer: torch.optim.Optimizer, step: int, best: dict,
+                    cfg: TrainConfig) -> None:
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    opt = optimizer.state_dict()
+    for idx, state in opt["state"].items():
+        for key, value in state.items():
+            tensors[f"optim.{idx}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
+    tensors["rng.torch"] = torch.get_rng_state()
+    meta = {"format": "srcnn-checkpoint", "step": str(step), "best": json.dumps(best),
+            "param_groups": json.dumps(opt["param_groups"]), "config": json.dumps(asdict(cfg))}
+    atomic_save_safetensors(tensors, path, meta)
+
+
+def load_checkpoint(path: Path, model: SRCNN, optimizer: torch.optim.Optimizer) -> tuple[int, dict]:
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+    if meta.get("format") != "srcnn-checkpoint":
+        raise SRCNNError(f"{path}: not an SRCNN training checkpoint")
+    tensors = load_file(str(path))
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, idx, name = key.split(".", 2)
+            state.setdefault(int(idx), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
+    torch.set_rng_state(tensors["rng.torch"])
+    return int(meta["step"]), json.loads(meta["best"])
+
+
+# ---- the run ---------------------------------------------------------------------------------------
+
+def validate(model: SRCNN, val_images: list[tuple[str, np.ndarray]], cfg: TrainConfig,
+             device: torch.device, dtype) -> tuple[float, float]:
+    """Mean PSNR / SSIM on the validation images, with the evaluation protocol."""
+    model.eval()
+    upscaler = Upscaler(model, cfg.scale, "bf16" if dtype is not None else "fp32", device)
+    scores = [evaluate_plane(img, cfg.scale, upscaler, degradation=cfg.degradation,
+                            blur_sigma=cfg.blur_sigma, noise_sigma=cfg.noise_sigma) for _, img in val_images]
+    model.train()
+    return float(np.mean([s[0] for s in scores])), float(np.mean([s[1] for s in scores]))
+
+
+def train(cfg: TrainConfig, progress: bool = True) -> Path:
+    """Train (or resume) a run in ``cfg.out``; returns the path of the best weights."""
+    from tqdm import tqdm
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path, best_path, log_path = out / "checkpoint.safetensors", out / "best.safetensors", out / "log.csv"
+    if ckpt_path.exists() and not cfg.resume:
+        raise SRCNNError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    torch.manual_seed(cfg.seed)
+    device = _device(cfg.device)
+    dtype = resolve_precision(cfg.precision, device)
+
+    # data: training pairs and a held-out validation split of the training images
+    paths = [p for d in cfg.data for p in list_images(d)]
+    if cfg.val_data:
+        train_paths, val_paths = paths, [p for d in cfg.val_data for p in list_images(d)]
+    else:
+        train_paths, val_paths = split_validation(paths, cfg.val_count)
+    pairs = load_pairs(train_paths, cfg.scale, cfg.degradation, cfg.channels, cfg.patch_size,
+                       **({"blur_sigma": cfg.blur_sigma} if cfg.degradation == "blur" else {}))
+    sampler = PatchSampler(pairs, cfg.patch_size, cfg.batch_size, mode=cfg.patch_mode, stride=cfg.stride,
+                           augment=cfg.patch_mode == "random", seed=cfg.seed,
+                           noise_sigma=cfg.noise_sigma if cfg.degradation == "noise" else None)
+    val_images = [(p.stem, to_plane(read_image(p), cfg.channels)) for p in val_paths]
+    log.info("%d training images, %d validation images, %d patch positions", len(pairs), len(val_images), len(sampler))
+
+    # model and optimiser
+    config = SRCNNConfig.from_arch(cfg.arch, cfg.n1, cfg.n2, cfg.channels, cfg.residual)
+    model = SRCNN(config)
+    model.init_weights(cfg.init)
+    if cfg.init_from:
+        source, _ = load_model(cfg.init_from)
+        if source.config != config:
+            raise SRCNNError(f"{cfg.init_from}: architecture {source.config} differs from {config}")
+        model.load_state_dict(source.state_dict())
+    model.to(device).to(memory_format=torch.channels_last).train()
+    optimizer = build_optimizer(model, cfg)
+    base_lrs = [g["lr"] for g in optimizer.param_groups]
+    step, best = 0, {"psnr": -1.0, "ssim": 0.0, "step": 0}
+    if cfg.resume and ckpt_path.exists():
+        step, best = load_checkpoint(ckpt_path, model, optimizer)
+        log.info("resumed %s at step %d", ckpt_path, step)
+    if not log_path.exists():
+        with log_path.open("w", newline="") as f:
+            csv.writer(f).writerow(["step", "backprops", "loss", "val_psnr", "val_ssim", "lr", "seconds"])
+
+    radius = config.receptive_radius
+    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True)
+    start, running = time.time(), []
+    while step < cfg.steps:
+        for group, base in zip(optimizer.param_groups, base_lrs):
+            group["lr"] = base * lr_factor(step, cfg)
+        x, y = sampler.batch(step)
+        x = x.to(device).contiguous(memory_format=torch.channels_last)
+        y = y.to(device)[..., radius:-radius, radius:-radius]  # score only pixels with full context
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            pred = model(x, same_size=False)
+        loss = compute_loss(pred.float(), y, cfg)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        running.append(loss.item())
+        bar.update(1)
+
+        if step % cfg.val_every == 0 or step == cfg.steps:
+            val_psnr, val_ssim = validate(model, val_images, cfg, device, dtype)
+            if val_psnr > best["psnr"]:
+                best = {"psnr": val_psnr, "ssim": val_ssim, "step": step}
+                save_model(model, best_path, cfg.scale, val_psnr=round(val_psnr, 4), step=step,
+                           recipe=cfg.recipe, degradation=cfg.degradation)
+            with log_path.open("a", newline="") as f:
+                csv.writer(f).writerow([step, step * cfg.batch_size, f"{np.mean(running):.6g}", f"{val_psnr:.4f}",
+                                        f"{val_ssim:.5f}", f"{optimizer.param_groups[0]['lr']:.3g}",
+                                        f"{time.time() - start:.1f}"])
+            bar.set_postfix(loss=f"{np.mean(running):.3g}", val_psnr=f"{val_psnr:.3f}", best=f"{best['psnr']:.3f}")
+            running = []
+            save_checkpoint(ckpt_path, model, optimizer, step, best, cfg)
+    bar.close()
+    return best_path

@@ -1,0 +1,129 @@
+"""Saving and loading SRCNN weights as safetensors, and the models shipped with the package.
+
+A weights file carries everything needed to use it in its metadata: ``format`` ("srcnn"), the
+architecture, widths, channels, residual flag and the scale it was trained for. No pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+
+from .errors import SRCNNError
+from .model import SRCNN, SRCNNConfig
+
+__all__ = ["save_model", "load_model", "read_metadata", "Weights", "default_weights", "resolve_model",
+           "atomic_save_safetensors"]
+
+FORMAT = "srcnn"
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+
+
+def atomic_save_safetensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str]) -> None:
+    """safetensors.save_file to a temporary name, then rename, so a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_model(model: SRCNN, path: str | Path, scale: int, **extra: object) -> None:
+    """Write the weights with the architecture and ``scale`` (and any ``extra`` notes) as metadata."""
+    meta = {"format": FORMAT, "scale": str(int(scale)), **model.config.to_metadata()}
+    meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in extra.items()})
+    atomic_save_safetensors(model.state_dict(), path, meta)
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    path = Path(path)
+    if not path.is_file():
+        raise SRCNNError(f"{path}: no such weights file")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise SRCNNError(f"{path}: not a safetensors weights file ({exc})") from None
+    if meta.get("format") != FORMAT:
+        raise SRCNNError(f"{path}: not an SRCNN weights file (no 'format: srcnn' in its metadata)")
+    return meta
+
+
+def load_model(path: str | Path, scale: int | None = None) -> tuple[SRCNN, dict[str, str]]:
+    """Build the model a weights file describes and load it. With ``scale``, refuse a file made for another."""
+    meta = read_metadata(path)
+    try:
+        config = SRCNNConfig.from_metadata(meta)
+        file_scale = int(meta["scale"])
+    except (KeyError, ValueError) as exc:
+        raise SRCNNError(f"{path}: SRCNN weights with unreadable metadata ({exc})") from None
+    if scale is not None and file_scale != scale:
+        raise SRCNNError(f"{path}: these weights are for x{file_scale}, not x{scale}")
+    model = SRCNN(config)
+    try:
+        model.load_state_dict(load_file(str(path)))
+    except (RuntimeError, SafetensorError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise SRCNNError(f"{path}: weights do not match their declared architecture ({first})") from None
+    model.eval()
+    return model, meta
+
+
+@dataclass(frozen=True)
+class WeightsEntry:
+    file: str
+    scale: int
+    arch: str
+    widths: tuple[int, int]
+    params: int
+    metrics: dict = field(default_factory=dict)  # {"Set5": {"psnr": .., "ssim": ..}, ...} from `srcnn evaluate`
+    recipe: str = ""  # the command that trained it; docs/models.md has the full card
+
+    @property
+    def path(self) -> Path:
+        return PRETRAINED_DIR / self.file
+
+
+class Weights(Enum):
+    """Models shipped inside the package; ``value`` carries each one's card."""
+
+    @property
+    def entry(self) -> WeightsEntry:
+        return self.value
+
+
+def default_weights(scale: int) -> "Weights | None":
+    """The shipped 9-5-5 model for ``scale``, or None where none ships."""
+    for w in Weights:
+        if w.entry.scale == scale and w.entry.arch == "9-5-5":
+            return w
+    return None
+
+
+def resolve_model(name_or_path: str | None, scale: int) -> tuple[SRCNN, dict[str, str]]:
+    """A shipped model's name (e.g. ``SRCNN_955_X3``), a weights file, or None for the default of ``scale``."""
+    if name_or_path is None:
+        w = default_weights(scale)
+        if w is None:
+            raise SRCNNError(f"no shipped SRCNN model for x{scale} yet; pass --model PATH or --method bicubic")
+        return load_model(w.entry.path, scale)
+    if name_or_path in Weights.__members__:
+        return load_model(Weights[name_or_path].entry.path, scale)
+    path = Path(name_or_path)
+    if not path.exists() and path.suffix != ".safetensors":
+        names = ", ".join(Weights.__members__) or "none yet"
+        raise SRCNNError(f"{name_or_path}: neither a weights file nor a shipped model (shipped: {names})")
+    return load_model(path, scale)

@@ -1,0 +1,36 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("SRCNN_DATA", REPO.parent / "shared" / "data"))
+
+
+def data_set(name: str) -> Path:
+    """A folder of the shared image sets, or a clean skip when it is not on this machine."""
+    folder = DATA / name
+    if not folder.is_dir():
+        pytest.skip(f"image set {name} not found under {DATA} (set SRCNN_DATA)")
+    return folder
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+def smooth_image(h: int, w: int, channels: int = 0, seed: int = 0) -> np.ndarray:
+    """A band-limited uint8 test image (sums of low-frequency sinusoids)."""
+    r = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    planes = []
+    for _ in range(channels or 1):
+        img = np.zeros((h, w))
+        for _ in range(4):
+            fy, fx, ph = r.uniform(0.01, 0.08), r.uniform(0.01, 0.08), r.uniform(0, 6.28)
+            img += r.uniform(10, 40) * np.sin(2 * np.pi * (fy * y + fx * x) + ph)
+        planes.append(np.clip(128 + img, 0, 255))
+    out = np.stack(planes, axis=2) if channels else planes[0]
+    return np.floor(out + 0.5).astype(np.uint8)

@@ -1,0 +1,80 @@
+"""The Python API: a PIL image or an array in, the same kind out, exactly scale times larger."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import srcnn
+from srcnn.color import rgb2ycbcr
+from srcnn.model import SRCNN, SRCNNConfig
+from srcnn.resize import imresize
+from conftest import smooth_image
+
+
+def identity_model() -> SRCNN:
+    """A residual SRCNN with zero weights: output == bicubic input, so results are predictable."""
+    model = SRCNN(SRCNNConfig.from_arch("9-1-5", 16, 8, residual=True))
+    for conv in model.layers:
+        torch.nn.init.zeros_(conv.weight)
+        torch.nn.init.zeros_(conv.bias)
+    return model
+
+
+def random_model() -> SRCNN:
+    """Untrained but well-behaved: a small random residual on top of bicubic."""
+    torch.manual_seed(0)
+    model = SRCNN(SRCNNConfig.from_arch("9-1-5", 16, 8, residual=True))
+    model.init_weights("kaiming")
+    return model
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_pil_in_pil_out_with_exact_size(scale):
+    image = Image.fromarray(smooth_image(17, 23, channels=3))
+    out = srcnn.upscale(image, scale=scale, model=random_model())
+    assert isinstance(out, Image.Image) and out.mode == "RGB"
+    assert out.size == (23 * scale, 17 * scale)
+
+
+def test_array_in_array_out_and_grayscale_stays_grayscale():
+    gray = smooth_image(20, 21)
+    out = srcnn.upscale(gray, scale=3, model=random_model())
+    assert isinstance(out, np.ndarray) and out.dtype == np.uint8 and out.shape == (60, 63)
+    pil = srcnn.upscale(Image.fromarray(gray), scale=2, model=random_model())
+    assert pil.mode == "L" and pil.size == (42, 40)
+
+
+def test_bicubic_method_is_the_matlab_resize():
+    rgb = smooth_image(15, 16, channels=3)
+    np.testing.assert_array_equal(srcnn.upscale(rgb, scale=3, method="bicubic"), imresize(rgb, 3))
+
+
+def test_colour_goes_y_through_the_network_and_cbcr_through_bicubic():
+    rgb = smooth_image(16, 18, channels=3, seed=3)
+    brighten = identity_model()  # bicubic + a constant 0.05 on whatever passes through the network
+    torch.nn.init.constant_(brighten.layers[-1].bias, 0.05)
+    out = srcnn.upscale(rgb, scale=2, model=brighten)
+    ycbcr_lr = rgb2ycbcr(rgb.astype(np.float64) / 255)
+    cbcr = imresize(ycbcr_lr[..., 1:], 2)
+    y = imresize(ycbcr_lr[..., 0], 2) + 0.05
+    out_ycbcr = rgb2ycbcr(out.astype(np.float64) / 255)
+    # One uint8 rounding of RGB sits between: agreement to about one grey level.
+    assert np.abs(out_ycbcr[..., 0] - y).max() < 1.5 / 255
+    assert np.abs(out_ycbcr[..., 1:] - cbcr).max() < 2.5 / 255
+
+
+def test_identity_network_reproduces_bicubic_on_luma():
+    gray = smooth_image(18, 18, seed=4)
+    out = srcnn.upscale(gray, scale=3, model=identity_model())
+    expected = np.floor(np.clip(imresize(gray.astype(np.float64) / 255, 3) * 255, 0, 255) + 0.5)
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_bad_api_input_is_refused():
+    with pytest.raises(srcnn.SRCNNError, match="unsupported scale"):
+        srcnn.upscale(smooth_image(8, 8), scale=5, method="bicubic")
+    with pytest.raises(srcnn.SRCNNError, match="uint8"):
+        srcnn.upscale(np.zeros((8, 8), np.float32), scale=2, method="bicubic")
+    with pytest.raises(srcnn.SRCNNError, match="unknown method"):
+        srcnn.upscale(smooth_image(8, 8), scale=2, method="lanczos")
