@@ -169,8 +169,11 @@ def validate(model: SRCNN, val_images: list[tuple[str, np.ndarray]], cfg: TrainC
     return float(np.mean([s[0] for s in scores])), float(np.mean([s[1] for s in scores]))
 
 
-def train(cfg: TrainConfig, progress: bool = True) -> Path:
-    """Train (or resume) a run in ``cfg.out``; returns the path of the best weights."""
+def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -> Path:
+    """Train (or resume) a run in ``cfg.out``; returns the path of the best weights.
+
+    ``stop_at`` ends this process early at that step (as if killed there) without changing the
+    run's schedule; ``resume=True`` continues it later."""
     from tqdm import tqdm
 
     out = Path(cfg.out)
@@ -220,7 +223,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     radius = config.receptive_radius
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True)
     start, running = time.time(), []
-    while step < cfg.steps:
+    last = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
+    while step < last:
         for group, base in zip(optimizer.param_groups, base_lrs):
             group["lr"] = base * lr_factor(step, cfg)
         x, y = sampler.batch(step)
