@@ -3,6 +3,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SRCNN_DATA", REPO.parent / "shared" / "data"))
@@ -34,3 +35,29 @@ def smooth_image(h: int, w: int, channels: int = 0, seed: int = 0) -> np.ndarray
         planes.append(np.clip(128 + img, 0, 255))
     out = np.stack(planes, axis=2) if channels else planes[0]
     return np.floor(out + 0.5).astype(np.uint8)
+
+
+def shapes_image(seed: int, size: int = 72) -> np.ndarray:
+    """Random rectangles and ellipses: sharp edges that bicubic blurs and a network can restore."""
+    rng = np.random.default_rng(seed)
+    image = Image.new("RGB", (size, size), tuple(int(v) for v in rng.integers(0, 256, 3)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(12):
+        x0, y0 = rng.integers(0, size - 8, 2)
+        x1, y1 = x0 + rng.integers(4, 30), y0 + rng.integers(4, 30)
+        shape = draw.rectangle if rng.random() < 0.5 else draw.ellipse
+        shape((int(x0), int(y0), int(x1), int(y1)), fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
+    return np.asarray(image)
+
+
+@pytest.fixture(scope="session")
+def tiny_set(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    train_dir, val_dir = root / "train", root / "val"
+    train_dir.mkdir()
+    val_dir.mkdir()
+    for i in range(12):
+        Image.fromarray(shapes_image(i)).save(train_dir / f"img{i:02d}.png")
+    for i in range(3):
+        Image.fromarray(shapes_image(100 + i)).save(val_dir / f"val{i}.png")
+    return train_dir, val_dir

@@ -5,37 +5,10 @@ import csv
 import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageDraw
 
 from srcnn.infer import bf16_supported
 from srcnn.train import TrainConfig, train
 from srcnn.weights import load_model
-
-
-def shapes_image(seed: int, size: int = 72) -> np.ndarray:
-    """Random rectangles and ellipses: sharp edges that bicubic blurs and a network can restore."""
-    rng = np.random.default_rng(seed)
-    image = Image.new("RGB", (size, size), tuple(int(v) for v in rng.integers(0, 256, 3)))
-    draw = ImageDraw.Draw(image)
-    for _ in range(12):
-        x0, y0 = rng.integers(0, size - 8, 2)
-        x1, y1 = x0 + rng.integers(4, 30), y0 + rng.integers(4, 30)
-        shape = draw.rectangle if rng.random() < 0.5 else draw.ellipse
-        shape((int(x0), int(y0), int(x1), int(y1)), fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
-    return np.asarray(image)
-
-
-@pytest.fixture(scope="module")
-def tiny_set(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny")
-    train_dir, val_dir = root / "train", root / "val"
-    train_dir.mkdir()
-    val_dir.mkdir()
-    for i in range(12):
-        Image.fromarray(shapes_image(i)).save(train_dir / f"img{i:02d}.png")
-    for i in range(3):
-        Image.fromarray(shapes_image(100 + i)).save(val_dir / f"val{i}.png")
-    return train_dir, val_dir
 
 
 def small_config(tiny_set, out, **overrides) -> TrainConfig:

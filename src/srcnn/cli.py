@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -82,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--precision", default=defaults.precision, choices=("auto", "bf16", "fp32"))
     tr.add_argument("--device", default=defaults.device)
     tr.add_argument("--seed", type=int, default=defaults.seed)
+    tr.add_argument("--stream", action="store_true",
+                    help="decode images on demand in DataLoader workers: flat memory for any dataset size")
+    tr.add_argument("--workers", type=int, help="DataLoader worker processes (default: 2 when streaming, else 0)")
+    tr.add_argument("--stop-at", type=int, metavar="STEP",
+                    help="end this process at STEP (the schedule still runs to --steps); continue with --resume")
+    tr.add_argument("--target-psnr", type=float, help="stop once validation PSNR reaches this")
     tr.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
     tr.add_argument("--threads", type=int, help="torch intra-op threads (default: all cores)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -147,14 +154,17 @@ def _cmd_train(args) -> int:
     options = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
                if getattr(args, f.name, None) is not None}
     cfg = TrainConfig.paper(**options) if args.recipe == "paper" else TrainConfig(**options)
-    best = train(cfg, progress=not args.quiet)
-    print(f"best weights: {best}")
+    best = train(cfg, progress=not args.quiet, stop_at=args.stop_at)
+    if os.environ.get("RANK", "0") == "0":
+        print(f"best weights: {best}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="srcnn: %(message)s")
+    # Under torchrun only rank 0 reports progress; the others speak up for warnings alone.
+    level = logging.INFO if os.environ.get("RANK", "0") == "0" else logging.WARNING
+    logging.basicConfig(level=level, format="srcnn: %(message)s")
     handlers = {"upscale": _cmd_upscale, "evaluate": _cmd_evaluate, "train": _cmd_train}
     try:
         return handlers[args.command](args)

@@ -21,7 +21,7 @@ from .degrade import make_input
 from .imageio import read_image
 from .resize import modcrop
 
-__all__ = ["Pair", "load_pairs", "split_validation", "PatchSampler"]
+__all__ = ["Pair", "load_pairs", "split_validation", "PatchSampler", "StreamingPatches", "StepBatches"]
 
 log = logging.getLogger(__name__)
 
@@ -65,22 +65,62 @@ def load_pairs(paths: list[Path], scale: int, degradation: str = "bicubic", chan
     return pairs
 
 
-class PatchSampler:
-    """Batches of (input, target) patches as (N, C, P, P) float32 tensors, a pure function of step."""
+class _PatchSource:
+    """What both patch sources share: the global batch of a step is fixed by (seed, step); each of
+    ``world`` ranks takes its own contiguous share of it; flips, rotations and noise belong to the
+    patch's place in the global batch, so any split of the batch yields the same patches."""
+
+    def __init__(self, patch_size: int, batch_size: int, augment: bool, seed: int, noise_sigma: float | None):
+        self.patch_size = patch_size
+        self.batch_size = batch_size
+        self.augment = augment
+        self.seed = seed
+        self.noise_sigma = noise_sigma
+
+    def _raw_patches(self, step: int, ks: range) -> list[tuple[np.ndarray, np.ndarray]]:
+        raise NotImplementedError
+
+    def batch(self, step: int, rank: int = 0, world: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """This rank's share of the global batch of ``step``: (input, target), each (N, C, P, P)."""
+        if self.batch_size % world:
+            raise ValueError(f"batch size {self.batch_size} does not split over {world} processes")
+        share = self.batch_size // world
+        ks = range(rank * share, (rank + 1) * share)
+        codes = np.random.default_rng([self.seed, 3, step]).integers(0, (4, 2), size=(self.batch_size, 2))
+        inputs, targets = [], []
+        for k, (x, y) in zip(ks, self._raw_patches(step, ks)):
+            if self.augment:
+                rot, flip = codes[k]
+                x, y = np.rot90(x, rot), np.rot90(y, rot)
+                if flip:
+                    x, y = x[:, ::-1], y[:, ::-1]
+            if self.noise_sigma is not None:
+                noise = np.random.default_rng([self.seed, 4, step, k]).normal(0.0, self.noise_sigma / 255.0, x.shape)
+                x = x + noise
+            inputs.append(x)
+            targets.append(y)
+        x = np.stack(inputs).astype(np.float32)
+        y = np.stack(targets).astype(np.float32)
+        # (N, H, W[, C]) -> (N, C, H, W)
+        if x.ndim == 3:
+            x, y = x[:, None], y[:, None]
+        else:
+            x, y = x.transpose(0, 3, 1, 2), y.transpose(0, 3, 1, 2)
+        return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y))
+
+
+class PatchSampler(_PatchSource):
+    """Patches cut from pairs held in memory: random crops, or the paper's grid of sub-images."""
 
     def __init__(self, pairs: list[Pair], patch_size: int, batch_size: int, *, mode: str = "random",
                  stride: int = 14, augment: bool = True, seed: int = 0, noise_sigma: float | None = None):
+        super().__init__(patch_size, batch_size, augment, seed, noise_sigma)
         if mode not in ("random", "grid"):
             raise ValueError(f"patch mode must be 'random' or 'grid', got {mode!r}")
         self.pairs = [p for p in pairs if min(p.target.shape[:2]) >= patch_size]
         if not self.pairs:
             raise ValueError(f"no training image is at least {patch_size}x{patch_size}")
-        self.patch_size = patch_size
-        self.batch_size = batch_size
         self.mode = mode
-        self.augment = augment
-        self.seed = seed
-        self.noise_sigma = noise_sigma
         # Every top-left corner a patch can take: (image, row, col); the grid mode walks them all.
         if mode == "grid":
             corners = []
@@ -92,18 +132,15 @@ class PatchSampler:
                 corners.append(np.stack([np.full(r.size, i), r.ravel(), c.ravel()], axis=1))
             self.corners = np.concatenate(corners)
         else:
-            counts = np.array([(p.target.shape[0] - patch_size + 1) * (p.target.shape[1] - patch_size + 1)
-                               for p in self.pairs], dtype=np.float64)
-            self.image_weights = counts / counts.sum()
+            self.positions = np.array([(p.target.shape[0] - patch_size + 1) * (p.target.shape[1] - patch_size + 1)
+                                       for p in self.pairs], dtype=np.float64)
 
     def __len__(self) -> int:
         """Sub-images per epoch (grid mode) or candidate positions (random mode)."""
-        if self.mode == "grid":
-            return len(self.corners)
-        return int(sum((p.target.shape[0] - self.patch_size + 1) * (p.target.shape[1] - self.patch_size + 1)
-                       for p in self.pairs))
+        return len(self.corners) if self.mode == "grid" else int(self.positions.sum())
 
     def _corners_for(self, step: int) -> np.ndarray:
+        """(image, row, col) of every patch of the global batch of ``step``."""
         if self.mode == "grid":
             n = len(self.corners)
             first = step * self.batch_size
@@ -115,37 +152,103 @@ class PatchSampler:
                 idx.extend(perm[offset : offset + take])
             return self.corners[np.array(idx)]
         rng = np.random.default_rng([self.seed, 2, step])
-        images = rng.choice(len(self.pairs), size=self.batch_size, p=self.image_weights)
+        images = rng.choice(len(self.pairs), size=self.batch_size, p=self.positions / self.positions.sum())
         out = np.empty((self.batch_size, 3), dtype=np.int64)
         for k, i in enumerate(images):
             h, w = self.pairs[i].target.shape[:2]
             out[k] = (i, rng.integers(0, h - self.patch_size + 1), rng.integers(0, w - self.patch_size + 1))
         return out
 
-    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _raw_patches(self, step: int, ks: range) -> list[tuple[np.ndarray, np.ndarray]]:
         P = self.patch_size
         corners = self._corners_for(step)
-        rng = np.random.default_rng([self.seed, 3, step])
-        inputs, targets = [], []
-        for i, r, c in corners:
-            pair = self.pairs[i]
-            x = pair.input[r : r + P, c : c + P]
-            y = pair.target[r : r + P, c : c + P]
-            if self.augment:
-                k = int(rng.integers(4))
-                flip = bool(rng.integers(2))
-                x, y = np.rot90(x, k), np.rot90(y, k)
-                if flip:
-                    x, y = x[:, ::-1], y[:, ::-1]
-            inputs.append(x)
-            targets.append(y)
-        x = np.stack(inputs).astype(np.float32)
-        y = np.stack(targets).astype(np.float32)
-        if self.noise_sigma is not None:
-            x = x + rng.normal(0.0, self.noise_sigma / 255.0, size=x.shape).astype(np.float32)
-        # (N, H, W[, C]) -> (N, C, H, W)
-        if x.ndim == 3:
-            x, y = x[:, None], y[:, None]
-        else:
-            x, y = x.transpose(0, 3, 1, 2), y.transpose(0, 3, 1, 2)
-        return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y))
+        return [(self.pairs[i].input[r : r + P, c : c + P], self.pairs[i].target[r : r + P, c : c + P])
+                for i, r, c in corners[ks.start : ks.stop]]
+
+
+class StreamingPatches(_PatchSource):
+    """Patches decoded on demand from image files, so memory does not grow with the dataset.
+
+    Each patch picks an image (uniformly, by (seed, step, k)), decodes it, cuts a region a margin
+    larger than the patch, degrades and upscales that region back, and keeps the centre, where the
+    region's border does not reach. An unreadable image is logged once and replaced by the next one.
+    """
+
+    def __init__(self, paths: list[Path], scale: int, patch_size: int, batch_size: int, *,
+                 degradation: str = "bicubic", channels: int = 1, augment: bool = True, seed: int = 0,
+                 noise_sigma: float | None = None, **degrade_kwargs):
+        super().__init__(patch_size, batch_size, augment, seed, noise_sigma)
+        if not paths:
+            raise ValueError("no training images")
+        self.paths = list(paths)
+        self.scale = scale
+        self.degradation = degradation
+        self.channels = channels
+        self.degrade_kwargs = degrade_kwargs
+        # Bicubic reaches 2 * scale HR pixels down and 2 * scale up: keep the border out of the patch.
+        self.margin = -(-(4 * scale + 2) // scale) * scale
+        self.bad: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def _plane(self, index: int) -> tuple[np.ndarray, int]:
+        """A decodable image big enough for a region, starting at ``index``, and its index."""
+        region = self.patch_size + 2 * self.margin
+        for offset in range(len(self.paths)):
+            i = (index + offset) % len(self.paths)
+            if i in self.bad:
+                continue
+            try:
+                plane = to_plane(read_image(self.paths[i]), self.channels)
+            except Exception as exc:  # a corrupt file in a large folder must not stop training
+                log.warning("skipping %s: %s", self.paths[i], exc)
+                self.bad.add(i)
+                continue
+            if min(plane.shape[:2]) < region:
+                log.warning("skipping %s: smaller than %d pixels", self.paths[i], region)
+                self.bad.add(i)
+                continue
+            return plane, i
+        raise RuntimeError("no readable training image is large enough for a patch")
+
+    def region_size(self) -> int:
+        """Side of the HR region cut around a patch: patch + margins, a multiple of the scale."""
+        return -(-(self.patch_size + 2 * self.margin) // self.scale) * self.scale
+
+    def locate(self, step: int, k: int) -> tuple[np.ndarray, int, int]:
+        """The uint8 plane of patch k of ``step``'s global batch, and its region's top-left corner."""
+        s, region = self.scale, self.region_size()
+        rng = np.random.default_rng([self.seed, 2, step, k])
+        plane, _ = self._plane(int(rng.integers(len(self.paths))))
+        h, w = plane.shape[:2]
+        r = int(rng.integers(0, (h - region) // s + 1)) * s  # on the scale grid, as modcrop would be
+        c = int(rng.integers(0, (w - region) // s + 1)) * s
+        return plane, r, c
+
+    def _raw_patches(self, step: int, ks: range) -> list[tuple[np.ndarray, np.ndarray]]:
+        P, region = self.patch_size, self.region_size()
+        o = (region - P) // 2
+        out = []
+        for k in ks:
+            plane, r, c = self.locate(step, k)
+            crop = plane[r : r + region, c : c + region].astype(np.float64) / 255.0
+            if self.degradation == "noise":
+                inp, target = crop, crop
+            else:
+                inp, target = make_input(crop, self.scale, self.degradation, **self.degrade_kwargs)
+            out.append((inp[o : o + P, o : o + P], target[o : o + P, o : o + P]))
+        return out
+
+
+class StepBatches(torch.utils.data.Dataset):
+    """Item ``step`` is this rank's batch of that step: lets a DataLoader prefetch in worker processes."""
+
+    def __init__(self, source: _PatchSource, rank: int = 0, world: int = 1):
+        self.source, self.rank, self.world = source, rank, world
+
+    def __len__(self) -> int:
+        return 2**62
+
+    def __getitem__(self, step: int):
+        return self.source.batch(step, self.rank, self.world)

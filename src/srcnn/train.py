@@ -20,16 +20,20 @@ import csv
 import json
 import logging
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from safetensors.torch import load_file, safe_open
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
 
-from .data import PatchSampler, load_pairs, split_validation
+from .data import PatchSampler, StepBatches, StreamingPatches, load_pairs, split_validation
 from .degrade import DEFAULT_BLUR_SIGMA, DEFAULT_NOISE_SIGMA
 from .errors import SRCNNError
 from .color import to_plane
@@ -78,6 +82,9 @@ class TrainConfig:
     device: str = "auto"
     seed: int = 0
     resume: bool = False
+    target_psnr: float | None = None  # stop once validation PSNR reaches this (time-to-quality runs)
+    stream: bool = False  # decode images on demand (flat memory for any dataset size) instead of in memory
+    workers: int | None = None  # DataLoader worker processes (default: 2 when streaming, else 0)
 
     @classmethod
     def paper(cls, **overrides) -> "TrainConfig":
@@ -127,19 +134,20 @@ def compute_loss(out: torch.Tensor, target: torch.Tensor, cfg: TrainConfig) -> t
 # ---- checkpoints: everything in one safetensors file, scalars as JSON metadata -------------------
 
 def save_checkpoint(path: Path, model: SRCNN, optimizer: torch.optim.Optimizer, step: int, best: dict,
-                    cfg: TrainConfig) -> None:
+                    cfg: TrainConfig, elapsed: float = 0.0) -> None:
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     opt = optimizer.state_dict()
     for idx, state in opt["state"].items():
         for key, value in state.items():
             tensors[f"optim.{idx}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
     tensors["rng.torch"] = torch.get_rng_state()
-    meta = {"format": "srcnn-checkpoint", "step": str(step), "best": json.dumps(best),
+    meta = {"format": "srcnn-checkpoint", "step": str(step), "best": json.dumps(best), "elapsed": f"{elapsed:.3f}",
             "param_groups": json.dumps(opt["param_groups"]), "config": json.dumps(asdict(cfg))}
     atomic_save_safetensors(tensors, path, meta)
 
 
-def load_checkpoint(path: Path, model: SRCNN, optimizer: torch.optim.Optimizer) -> tuple[int, dict]:
+def load_checkpoint(path: Path, model: SRCNN, optimizer: torch.optim.Optimizer) -> tuple[int, dict, float]:
+    """Restore model, optimiser and torch RNG; returns (step, best validation, seconds trained so far)."""
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
     if meta.get("format") != "srcnn-checkpoint":
@@ -153,7 +161,7 @@ def load_checkpoint(path: Path, model: SRCNN, optimizer: torch.optim.Optimizer) 
             state.setdefault(int(idx), {})[name] = value
     optimizer.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
     torch.set_rng_state(tensors["rng.torch"])
-    return int(meta["step"]), json.loads(meta["best"])
+    return int(meta["step"]), json.loads(meta["best"]), float(meta.get("elapsed", 0.0))
 
 
 # ---- the run ---------------------------------------------------------------------------------------
@@ -169,78 +177,112 @@ def validate(model: SRCNN, val_images: list[tuple[str, np.ndarray]], cfg: TrainC
     return float(np.mean([s[0] for s in scores])), float(np.mean([s[1] for s in scores]))
 
 
+def _setup_distributed(device: torch.device) -> tuple[int, int, torch.device]:
+    """(rank, world size, device). Under torchrun (WORLD_SIZE > 1) joins the process group:
+    gloo on CPU, NCCL on CUDA with one GPU per local rank."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1, device
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    return dist.get_rank(), dist.get_world_size(), device
+
+
+def _patch_source(cfg: TrainConfig, train_paths: list[Path]):
+    noise = cfg.noise_sigma if cfg.degradation == "noise" else None
+    degrade_kwargs = {"blur_sigma": cfg.blur_sigma} if cfg.degradation == "blur" else {}
+    if cfg.stream:
+        return StreamingPatches(train_paths, cfg.scale, cfg.patch_size, cfg.batch_size, degradation=cfg.degradation,
+                                channels=cfg.channels, seed=cfg.seed, noise_sigma=noise, **degrade_kwargs)
+    pairs = load_pairs(train_paths, cfg.scale, cfg.degradation, cfg.channels, cfg.patch_size, **degrade_kwargs)
+    return PatchSampler(pairs, cfg.patch_size, cfg.batch_size, mode=cfg.patch_mode, stride=cfg.stride,
+                        augment=cfg.patch_mode == "random", seed=cfg.seed, noise_sigma=noise)
+
+
 def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -> Path:
     """Train (or resume) a run in ``cfg.out``; returns the path of the best weights.
 
-    ``stop_at`` ends this process early at that step (as if killed there) without changing the
-    run's schedule; ``resume=True`` continues it later."""
+    Runs as one process or under torchrun (DDP): every rank takes its share of the same global
+    batch, and rank 0 alone validates, logs and writes checkpoints. ``stop_at`` ends this process
+    early at that step (as if killed there) without changing the run's schedule; ``resume=True``
+    continues it later, with any number of processes."""
     from tqdm import tqdm
 
+    device = _device(cfg.device)
+    rank, world, device = _setup_distributed(device)
+    lead = rank == 0
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     ckpt_path, best_path, log_path = out / "checkpoint.safetensors", out / "best.safetensors", out / "log.csv"
     if ckpt_path.exists() and not cfg.resume:
         raise SRCNNError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    if cfg.batch_size % world:
+        raise SRCNNError(f"--batch-size {cfg.batch_size} does not split evenly over {world} processes")
+    if lead:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     torch.manual_seed(cfg.seed)
-    device = _device(cfg.device)
     dtype = resolve_precision(cfg.precision, device)
 
-    # data: training pairs and a held-out validation split of the training images
+    # data: training patches and a held-out validation split of the training images
     paths = [p for d in cfg.data for p in list_images(d)]
     if cfg.val_data:
         train_paths, val_paths = paths, [p for d in cfg.val_data for p in list_images(d)]
     else:
         train_paths, val_paths = split_validation(paths, cfg.val_count)
-    pairs = load_pairs(train_paths, cfg.scale, cfg.degradation, cfg.channels, cfg.patch_size,
-                       **({"blur_sigma": cfg.blur_sigma} if cfg.degradation == "blur" else {}))
-    sampler = PatchSampler(pairs, cfg.patch_size, cfg.batch_size, mode=cfg.patch_mode, stride=cfg.stride,
-                           augment=cfg.patch_mode == "random", seed=cfg.seed,
-                           noise_sigma=cfg.noise_sigma if cfg.degradation == "noise" else None)
-    val_images = [(p.stem, to_plane(read_image(p), cfg.channels)) for p in val_paths]
-    log.info("%d training images, %d validation images, %d patch positions", len(pairs), len(val_images), len(sampler))
+    source = _patch_source(cfg, train_paths)
+    val_images = [(p.stem, to_plane(read_image(p), cfg.channels)) for p in val_paths] if lead else []
+    log.info("%d training images (%s), %d validation images, %d processes", len(train_paths),
+             "streamed" if cfg.stream else "in memory", len(val_paths), world)
 
     # model and optimiser
     config = SRCNNConfig.from_arch(cfg.arch, cfg.n1, cfg.n2, cfg.channels, cfg.residual)
     model = SRCNN(config)
     model.init_weights(cfg.init)
     if cfg.init_from:
-        source, _ = load_model(cfg.init_from)
-        if source.config != config:
-            raise SRCNNError(f"{cfg.init_from}: architecture {source.config} differs from {config}")
-        model.load_state_dict(source.state_dict())
+        pretrained, _ = load_model(cfg.init_from)
+        if pretrained.config != config:
+            raise SRCNNError(f"{cfg.init_from}: architecture {pretrained.config} differs from {config}")
+        model.load_state_dict(pretrained.state_dict())
     model.to(device).to(memory_format=torch.channels_last).train()
     optimizer = build_optimizer(model, cfg)
     base_lrs = [g["lr"] for g in optimizer.param_groups]
-    step, best = 0, {"psnr": -1.0, "ssim": 0.0, "step": 0}
+    step, best, elapsed = 0, {"psnr": -1.0, "ssim": 0.0, "step": 0}, 0.0
     if cfg.resume and ckpt_path.exists():
-        step, best = load_checkpoint(ckpt_path, model, optimizer)
+        step, best, elapsed = load_checkpoint(ckpt_path, model, optimizer)
         log.info("resumed %s at step %d", ckpt_path, step)
-    if not log_path.exists():
+    net = DistributedDataParallel(model) if world > 1 else model
+    if lead and not log_path.exists():
         with log_path.open("w", newline="") as f:
             csv.writer(f).writerow(["step", "backprops", "loss", "val_psnr", "val_ssim", "lr", "seconds"])
 
-    radius = config.receptive_radius
-    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True)
-    start, running = time.time(), []
     last = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
-    while step < last:
+    workers = cfg.workers if cfg.workers is not None else (2 if cfg.stream else 0)
+    batches = DataLoader(StepBatches(source, rank, world), batch_size=None, sampler=range(step, last),
+                         num_workers=workers, persistent_workers=False)
+    radius = config.receptive_radius
+    bar = tqdm(total=cfg.steps, initial=step, disable=not (progress and lead), unit="step", dynamic_ncols=True)
+    start, running = time.time() - elapsed, []
+    for x, y in batches:
         for group, base in zip(optimizer.param_groups, base_lrs):
             group["lr"] = base * lr_factor(step, cfg)
-        x, y = sampler.batch(step)
         x = x.to(device).contiguous(memory_format=torch.channels_last)
         y = y.to(device)[..., radius:-radius, radius:-radius]  # score only pixels with full context
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            pred = model(x, same_size=False)
+            pred = net(x, same_size=False)
         loss = compute_loss(pred.float(), y, cfg)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # DDP averages the gradients of the ranks' shares: the global batch's gradient
         optimizer.step()
         step += 1
         running.append(loss.item())
         bar.update(1)
-
-        if step % cfg.val_every == 0 or step == cfg.steps:
+        if step % cfg.val_every and step != cfg.steps:
+            continue
+        stop = False
+        if lead:
             val_psnr, val_ssim = validate(model, val_images, cfg, device, dtype)
             if val_psnr > best["psnr"]:
                 best = {"psnr": val_psnr, "ssim": val_ssim, "step": step}
@@ -251,7 +293,18 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
                                         f"{val_ssim:.5f}", f"{optimizer.param_groups[0]['lr']:.3g}",
                                         f"{time.time() - start:.1f}"])
             bar.set_postfix(loss=f"{np.mean(running):.3g}", val_psnr=f"{val_psnr:.3f}", best=f"{best['psnr']:.3f}")
-            running = []
-            save_checkpoint(ckpt_path, model, optimizer, step, best, cfg)
+            save_checkpoint(ckpt_path, model, optimizer, step, best, cfg, time.time() - start)
+            stop = cfg.target_psnr is not None and val_psnr >= cfg.target_psnr
+            if stop:
+                log.info("validation PSNR %.3f reached the target %.2f at step %d", val_psnr, cfg.target_psnr, step)
+        running = []
+        if world > 1:  # every rank learns whether rank 0 stopped
+            flag = torch.tensor([float(stop)])
+            dist.broadcast(flag, 0)
+            stop = bool(flag.item())
+        if stop:
+            break
     bar.close()
+    if world > 1:
+        dist.barrier()
     return best_path
