@@ -130,3 +130,10 @@ def test_bad_arguments_are_rejected():
         imresize(np.zeros((4, 4)), 2, output_shape=(8, 8))
     with pytest.raises(ValueError):
         imresize(np.zeros((4, 4)), -1)
+
+
+def test_float32_stays_float32_and_agrees_with_double(rng):
+    img = rng.random((31, 20, 3))
+    single = imresize(img.astype(np.float32), 3)
+    assert single.dtype == np.float32
+    np.testing.assert_allclose(single, imresize(img, 3), atol=1e-5)

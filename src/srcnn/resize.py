@@ -63,11 +63,15 @@ def _round_to_uint8(x: np.ndarray) -> np.ndarray:
     return np.floor(np.clip(x, 0, 255) + 0.5).astype(np.uint8)
 
 
-def _resize_axis(image: np.ndarray, axis: int, out_length: int, scale: float, antialias: bool) -> np.ndarray:
+def _resize_axis(image: np.ndarray, axis: int, out_length: int, scale: float, antialias: bool,
+                 dtype: type) -> np.ndarray:
     weights, indices = _contributions(image.shape[axis], out_length, scale, antialias)
-    moved = np.moveaxis(image, axis, 0).astype(np.float64, copy=False)
-    # gathered: (out, P, ...rest); contract the taps with the weights.
-    out = np.einsum("op...,op->o...", moved[indices], weights)
+    moved = np.moveaxis(image, axis, 0)
+    column = (out_length,) + (1,) * (moved.ndim - 1)  # broadcasts one weight per output row
+    # One gather per tap keeps memory at two output-sized arrays, whatever the image size.
+    out = np.zeros((out_length,) + moved.shape[1:], dtype=dtype)
+    for p in range(weights.shape[1]):
+        out += weights[:, p].astype(dtype).reshape(column) * moved[indices[:, p]]
     return np.moveaxis(out, 0, axis)
 
 
@@ -86,7 +90,7 @@ def imresize(
 
     Give either ``scale`` (one factor for both dimensions) or ``output_shape`` (rows, cols).
     uint8 input is rounded to uint8 after each one-dimensional pass, as MATLAB does, and returned
-    as uint8; any other input is computed and returned in float64.
+    as uint8; float32 input is computed and returned in float32, anything else in float64.
     """
     if (scale is None) == (output_shape is None):
         raise ValueError("give exactly one of scale or output_shape")
@@ -105,18 +109,16 @@ def imresize(
             raise ValueError(f"output shape must be positive, got {output_shape}")
         scales = (out_h / in_h, out_w / in_w)
     is_uint8 = image.dtype == np.uint8
-    if not is_uint8 and not np.issubdtype(image.dtype, np.floating):
-        image = image.astype(np.float64)
+    # float32 stays float32 (half the memory for big frames); everything else is computed in double.
+    dtype = np.float32 if image.dtype == np.float32 else np.float64
     out_lengths = (out_h, out_w)
     # MATLAB resizes the dimension with the smaller scale first (stable for ties: rows first).
     order = sorted((0, 1), key=lambda d: scales[d])
     out = image
     for axis in order:
-        out = _resize_axis(out, axis, out_lengths[axis], scales[axis], antialias)
+        out = _resize_axis(out, axis, out_lengths[axis], scales[axis], antialias, dtype)
         if is_uint8:
             out = _round_to_uint8(out)
-    if not is_uint8:
-        out = out.astype(np.float64, copy=False)
     return out
 
 
