@@ -7,6 +7,7 @@ from PIL import Image
 
 import srcnn
 from srcnn.color import rgb2ycbcr
+from srcnn.infer import Upscaler
 from srcnn.model import SRCNN, SRCNNConfig
 from srcnn.resize import imresize
 from conftest import smooth_image
@@ -78,3 +79,29 @@ def test_bad_api_input_is_refused():
         srcnn.upscale(np.zeros((8, 8), np.float32), scale=2, method="bicubic")
     with pytest.raises(srcnn.SRCNNError, match="unknown method"):
         srcnn.upscale(smooth_image(8, 8), scale=2, method="lanczos")
+
+
+@pytest.mark.parametrize("shape, tile", [((45, 67), 16), ((50, 50), 7), ((33, 80), 32), ((64, 64), 64)])
+def test_tiled_result_is_bit_identical_to_the_whole_image_in_fp32(shape, tile):
+    torch.manual_seed(1)
+    model = SRCNN(SRCNNConfig.from_arch("9-5-5", 16, 8))
+    model.init_weights("kaiming")
+    plane = np.random.default_rng(2).random(shape)
+    whole = Upscaler(model, 2, tile=0).restore(plane)
+    tiled = Upscaler(model, 2, tile=tile).restore(plane)
+    np.testing.assert_array_equal(tiled, whole)
+
+
+def test_tiles_are_automatic_above_a_size():
+    up = Upscaler(random_model(), 2)
+    assert up._tile_size(512, 512) == 0 and up._tile_size(2160, 3840) > 0
+    assert Upscaler(random_model(), 2, tile=0)._tile_size(4000, 4000) == 0
+
+
+def test_bf16_path_stays_close_to_fp32_and_leaves_the_model_in_fp32():
+    model = random_model()
+    plane = smooth_image(40, 40).astype(np.float64) / 255
+    fast = Upscaler(model, 2, precision="bf16").restore(plane)
+    exact = Upscaler(model, 2, precision="fp32").restore(plane)
+    assert model.layers[0].weight.dtype == torch.float32
+    assert np.abs(fast - exact).max() < 2 / 255

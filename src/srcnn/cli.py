@@ -29,6 +29,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
 
 
+def _add_speed_options(parser: argparse.ArgumentParser, default_precision: str) -> None:
+    parser.add_argument("--precision", default=default_precision, choices=("auto", "bf16", "fp32"),
+                        help=f"auto: bf16 where the CPU has AMX / AVX-512 BF16 (default: {default_precision})")
+    parser.add_argument("--tile", type=int, help="tile side in output pixels (default: automatic; 0: never)")
+    parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+
+
+def _upscaler_from(args):
+    import torch
+
+    from .infer import make_upscaler
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return make_upscaler(args.scale, args.model, args.method, args.precision, args.device, args.tile)
+
+
 def _parser() -> argparse.ArgumentParser:
     from .degrade import DEGRADATIONS
     from .infer import METHODS, SCALES
@@ -43,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--scale", type=int, required=True, choices=SCALES)
     up.add_argument("--model", help="a shipped model's name or a .safetensors file (default: shipped, by scale)")
     up.add_argument("--method", default="srcnn", choices=METHODS)
+    _add_speed_options(up, default_precision="auto")
+    up.add_argument("--quality", type=int, help="JPEG / WebP quality of the outputs (1-100)")
+    up.add_argument("--skip-existing", action="store_true", help="leave outputs that already exist alone")
+    up.add_argument("--max-pixels", type=int, help="raise Pillow's decompression-bomb limit (pixels per image)")
+    up.add_argument("--quiet", action="store_true", help="no progress bars")
 
     ev = sub.add_parser("evaluate", help="PSNR / SSIM on a folder of HR images, with the papers' protocol")
     ev.add_argument("data_dir", metavar="DATA_DIR")
@@ -51,6 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("--model", help="a shipped model's name or a .safetensors file (default: shipped, by scale)")
     group.add_argument("--method", choices=METHODS, default="srcnn")
     ev.add_argument("--json", metavar="FILE", help="also write the scores as JSON")
+    _add_speed_options(ev, default_precision="fp32")
+
+    ex = sub.add_parser("export", help="export a model to ONNX (dynamic height and width)")
+    ex.add_argument("--model", required=True, help="a shipped model's name or a .safetensors file")
+    ex.add_argument("--format", default="onnx", choices=("onnx",))
+    ex.add_argument("-o", "--output", help="output file (default: the model's name with .onnx)")
+    ex.add_argument("--opset", type=int, default=17)
 
     tr = sub.add_parser("train", help="train an SRCNN model (resumable)")
     defaults = TrainConfig()
@@ -96,9 +126,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_upscale(args) -> int:
-    from .imageio import IMAGE_SUFFIXES, list_images, open_image, save_image_atomic
-    from .infer import make_upscaler
+    from PIL import Image
+    from tqdm import tqdm
 
+    from .imageio import IMAGE_SUFFIXES, list_images, load_picture, save_picture
+    from .video import VIDEO_SUFFIXES, upscale_video
+
+    if args.max_pixels:
+        Image.MAX_IMAGE_PIXELS = args.max_pixels
     inputs: list[tuple[Path, Path]] = []  # (input file, path relative to the output folder)
     for item in map(Path, args.inputs):
         if item.is_dir():
@@ -108,29 +143,41 @@ def _cmd_upscale(args) -> int:
         else:
             raise SRCNNError(f"{item}: no such file or folder")
     output = Path(args.output)
-    to_file = len(inputs) == 1 and not Path(args.inputs[0]).is_dir() and output.suffix.lower() in IMAGE_SUFFIXES
-    upscaler = make_upscaler(args.scale, args.model, args.method)
-    failures = 0
-    for path, rel in inputs:
-        target = output if to_file else (output / rel).with_suffix(".png")
+    single = len(inputs) == 1 and not Path(args.inputs[0]).is_dir()
+    to_file = single and output.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
+    upscaler = _upscaler_from(args)
+    done, skipped, failed = 0, 0, []
+    bar = tqdm(inputs, unit="image", disable=single or args.quiet, dynamic_ncols=True)
+    for path, rel in bar:
+        is_video = path.suffix.lower() in VIDEO_SUFFIXES
+        target = output if to_file else (output / rel).with_suffix(rel.suffix if is_video else ".png")
+        if args.skip_existing and target.exists():
+            skipped += 1
+            continue
         try:
-            save_image_atomic(upscaler.upscale_image(open_image(path)), target)
+            if is_video:
+                stats = upscale_video(path, target, upscaler.upscale_array, args.scale, progress=not args.quiet)
+                print(f"{path}: {stats['frames']} frames at {stats['fps']:.2f} frames/s")
+            else:
+                save_picture(upscaler.upscale_picture(load_picture(path)), target, quality=args.quality)
+            done += 1
         except SRCNNError as exc:
-            if to_file:
+            if single:
                 raise
-            print(f"srcnn: {exc}", file=sys.stderr)
-            failures += 1
-    if failures:
-        print(f"srcnn: {failures} of {len(inputs)} images failed", file=sys.stderr)
+            tqdm.write(f"srcnn: {exc}", file=sys.stderr)
+            failed.append(path)
+    if not single:
+        print(f"upscaled {done}, skipped {skipped}, failed {len(failed)} of {len(inputs)}")
+    if failed:
+        print(f"srcnn: {len(failed)} of {len(inputs)} inputs failed: {', '.join(map(str, failed))}", file=sys.stderr)
         return EXIT_ERROR
     return 0
 
 
 def _cmd_evaluate(args) -> int:
     from .evaluate import evaluate_folder, summary
-    from .infer import make_upscaler
 
-    upscaler = make_upscaler(args.scale, args.model, args.method)
+    upscaler = _upscaler_from(args)
     scores = evaluate_folder(args.data_dir, args.scale, upscaler)
     result = summary(scores)
     width = max(len(s.name) for s in scores)
@@ -141,6 +188,17 @@ def _cmd_evaluate(args) -> int:
     if args.json:
         from .imageio import write_text_atomic
         write_text_atomic(args.json, json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from .export import export_onnx
+    from .weights import resolve_model
+
+    model, meta = resolve_model(args.model, scale=None)
+    output = Path(args.output or Path(args.model).with_suffix(".onnx").name)
+    export_onnx(model, output, {"scale": meta["scale"]}, opset=args.opset)
+    print(f"wrote {output}")
     return 0
 
 
@@ -165,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     # Under torchrun only rank 0 reports progress; the others speak up for warnings alone.
     level = logging.INFO if os.environ.get("RANK", "0") == "0" else logging.WARNING
     logging.basicConfig(level=level, format="srcnn: %(message)s")
-    handlers = {"upscale": _cmd_upscale, "evaluate": _cmd_evaluate, "train": _cmd_train}
+    handlers = {"upscale": _cmd_upscale, "evaluate": _cmd_evaluate, "train": _cmd_train, "export": _cmd_export}
     try:
         return handlers[args.command](args)
     except SRCNNError as exc:

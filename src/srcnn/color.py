@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["rgb2ycbcr", "ycbcr2rgb", "rgb2y", "to_plane"]
+__all__ = ["rgb2ycbcr", "ycbcr2rgb", "rgb2y", "to_plane", "quantize"]
 
 _RGB2YCBCR = np.array(
     [
@@ -26,6 +26,17 @@ def _to_uint8(x: np.ndarray) -> np.ndarray:
     return np.floor(np.clip(x, 0, 255) + 0.5).astype(np.uint8)
 
 
+def quantize(image: np.ndarray, dtype=np.uint8) -> np.ndarray:
+    """[0, 1] float -> uint8 or uint16, rounding half away from zero like MATLAB's uint8()."""
+    peak = np.iinfo(dtype).max
+    return np.floor(np.clip(image * peak, 0, peak) + 0.5).astype(dtype)
+
+
+def _as_float(image: np.ndarray) -> np.ndarray:
+    # float32 stays float32 (big frames); anything else is computed in double.
+    return image if image.dtype == np.float32 else image.astype(np.float64)
+
+
 def _check_rgb(image: np.ndarray) -> None:
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) image, got shape {image.shape}")
@@ -38,7 +49,8 @@ def rgb2ycbcr(image: np.ndarray) -> np.ndarray:
     if image.dtype == np.uint8:
         ycbcr = image.astype(np.float64) @ (_RGB2YCBCR.T / 255.0) + _OFFSET
         return _to_uint8(ycbcr)
-    return image.astype(np.float64) @ _RGB2YCBCR.T / 255.0 + _OFFSET / 255.0
+    image = _as_float(image)
+    return image @ (_RGB2YCBCR.T / 255.0).astype(image.dtype) + (_OFFSET / 255.0).astype(image.dtype)
 
 
 def rgb2y(image: np.ndarray) -> np.ndarray:
@@ -48,7 +60,8 @@ def rgb2y(image: np.ndarray) -> np.ndarray:
         return image
     if image.dtype == np.uint8:
         return _to_uint8(image.astype(np.float64) @ (_RGB2YCBCR[0] / 255.0) + _OFFSET[0])
-    return image.astype(np.float64) @ _RGB2YCBCR[0] / 255.0 + _OFFSET[0] / 255.0
+    image = _as_float(image)
+    return image @ (_RGB2YCBCR[0] / 255.0).astype(image.dtype) + image.dtype.type(_OFFSET[0] / 255.0)
 
 
 def ycbcr2rgb(image: np.ndarray) -> np.ndarray:
@@ -58,7 +71,8 @@ def ycbcr2rgb(image: np.ndarray) -> np.ndarray:
     if image.dtype == np.uint8:
         rgb = (image.astype(np.float64) - _OFFSET) @ (_YCBCR2RGB.T * 255.0)
         return _to_uint8(rgb)
-    return (image.astype(np.float64) - _OFFSET / 255.0) @ _YCBCR2RGB.T * 255.0
+    image = _as_float(image)
+    return (image - (_OFFSET / 255.0).astype(image.dtype)) @ (_YCBCR2RGB.T * 255.0).astype(image.dtype)
 
 
 def to_plane(image: np.ndarray, channels: int = 1) -> np.ndarray:

@@ -14,13 +14,13 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .color import to_plane
+from .color import quantize, to_plane
 from .imageio import list_images, read_image
 from .metrics import psnr, ssim
 from .degrade import degrade
 from .resize import modcrop
 
-__all__ = ["ImageScore", "evaluate_plane", "evaluate_images", "evaluate_folder", "to_uint8", "summary"]
+__all__ = ["ImageScore", "evaluate_plane", "evaluate_images", "evaluate_folder", "summary"]
 
 # A method takes the LR plane (float, [0, 1]) and the scale and returns the upscaled plane.
 PlaneUpscaler = Callable[[np.ndarray, int], np.ndarray]
@@ -31,11 +31,6 @@ class ImageScore:
     name: str
     psnr: float
     ssim: float
-
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """[0, 1] float -> uint8, rounding half away from zero like MATLAB's uint8()."""
-    return np.floor(np.clip(image * 255.0, 0, 255) + 0.5).astype(np.uint8)
 
 
 def evaluate_plane(hr_plane: np.ndarray, scale: int, method: PlaneUpscaler, degradation: str = "bicubic",
@@ -49,7 +44,7 @@ def evaluate_plane(hr_plane: np.ndarray, scale: int, method: PlaneUpscaler, degr
     sr = method(lr, scale)
     if sr.shape != hr.shape:
         raise ValueError(f"method returned {sr.shape}, expected {hr.shape}")
-    sr8 = to_uint8(sr)
+    sr8 = quantize(sr)
     return psnr(hr, sr8, scale), ssim(hr, sr8, scale)
 
 

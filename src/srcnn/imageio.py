@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import SRCNNError
 
-__all__ = ["IMAGE_SUFFIXES", "list_images", "read_image", "open_image", "save_image_atomic"]
+__all__ = ["IMAGE_SUFFIXES", "Picture", "list_images", "load_picture", "save_picture", "read_image", "open_image",
+           "save_image_atomic", "write_text_atomic"]
 
 IMAGE_SUFFIXES = {".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif"}
 
@@ -37,16 +39,145 @@ def open_image(path: str | Path) -> Image.Image:
         with Image.open(path) as image:
             image.load()  # decode now, so a truncated file fails here and not half-way through
             return ImageOps.exif_transpose(image)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise SRCNNError(f"{path}: {exc} (raise the limit with --max-pixels if you trust it)") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise SRCNNError(f"{path}: cannot read image ({exc})") from None
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """uint8 array, (H, W) for grayscale or (H, W, 3) for colour."""
+@dataclass
+class Picture:
+    """An image as the upscaler sees it, with what must survive to the output file.
+
+    pixels: uint8 or uint16, (H, W) grey or (H, W, 3) RGB; alpha: the same dtype, (H, W), or None;
+    info: Pillow save parameters to carry over (ICC profile, EXIF without its orientation, dpi).
+    """
+
+    pixels: np.ndarray
+    alpha: np.ndarray | None = None
+    info: dict = field(default_factory=dict)
+
+
+def _is_16bit_colour(image: Image.Image) -> bool:
+    # Pillow decodes 16-bit RGB(A) PNG / TIFF into 8-bit "RGB"; only the raw mode tells.
+    return image.mode in ("RGB", "RGBA") and any(";16" in str(t.args) for t in getattr(image, "tile", []) or [])
+
+
+def _read_16bit_colour(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    import cv2  # only for 16-bit colour, which Pillow cannot hold
+
+    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if data is None or data.dtype != np.uint16 or data.ndim != 3:
+        raise SRCNNError(f"{path}: cannot read 16-bit colour image")
+    rgb = np.ascontiguousarray(data[:, :, 2::-1])
+    return rgb, (data[:, :, 3].copy() if data.shape[2] == 4 else None)
+
+
+def load_picture(path: str | Path) -> Picture:
+    """Decode any image Pillow reads into a Picture: EXIF orientation applied; palette, CMYK and
+    other modes converted to grey or RGB; alpha kept apart; 16-bit kept at 16 bits."""
+    path = Path(path)
     image = open_image(path)
-    if image.mode not in ("L", "RGB"):
-        image = image.convert("L" if image.mode in ("1", "I", "I;16", "F") else "RGB")
-    return np.asarray(image)
+    with Image.open(path) as probe:
+        sixteen_colour = _is_16bit_colour(probe)
+    info = {k: image.info[k] for k in ("icc_profile", "dpi") if k in image.info}
+    exif = image.getexif()
+    if exif:
+        info["exif"] = exif.tobytes()  # exif_transpose already dropped the orientation tag
+    if sixteen_colour:
+        pixels, alpha = _read_16bit_colour(path)
+        if image.size != (pixels.shape[1], pixels.shape[0]):  # orientation was applied to the Pillow copy
+            pixels, alpha = _orient_like(path, pixels), (None if alpha is None else _orient_like(path, alpha))
+        return Picture(pixels, alpha, info)
+    mode = image.mode
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif mode == "PA":
+        image = image.convert("RGBA")
+    elif mode in ("CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
+        image = image.convert("RGB")
+        info.pop("icc_profile", None)  # a CMYK profile does not describe the RGB result
+    elif mode == "1":
+        image = image.convert("L")
+    elif mode == "F":
+        image = Image.fromarray(np.clip(np.asarray(image), 0, 255).astype(np.uint8))
+    mode = image.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        return Picture(np.clip(np.asarray(image), 0, 65535).astype(np.uint16), None, info)
+    if mode == "LA":
+        return Picture(np.asarray(image.getchannel("L")), np.asarray(image.getchannel("A")), info)
+    if mode == "RGBA":
+        return Picture(np.asarray(image.convert("RGB")), np.asarray(image.getchannel("A")), info)
+    if mode not in ("L", "RGB"):
+        image = image.convert("RGB")
+    return Picture(np.asarray(image), None, info)
+
+
+def _orient_like(path: Path, array: np.ndarray) -> np.ndarray:
+    """Apply the file's EXIF orientation to an array read without Pillow."""
+    with Image.open(path) as image:
+        orientation = image.getexif().get(0x0112, 1)
+    # The same transpositions as Pillow's ImageOps.exif_transpose, for tags 2 to 8.
+    ops = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+           5: lambda a: np.swapaxes(a, 0, 1), 6: lambda a: np.rot90(a, -1),
+           7: lambda a: np.swapaxes(a, 0, 1)[::-1, ::-1], 8: lambda a: np.rot90(a)}
+    return np.ascontiguousarray(ops.get(orientation, lambda a: a)(array))
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """uint8 array, (H, W) for grayscale or (H, W, 3) for colour (16-bit images are scaled to 8 bits)."""
+    pixels = load_picture(path).pixels
+    if pixels.dtype == np.uint16:
+        pixels = np.floor(pixels / 257.0 + 0.5).astype(np.uint8)
+    return pixels
+
+
+def save_picture(picture: Picture, path: str | Path, quality: int | None = None) -> None:
+    """Write a Picture atomically: 16 bits where the format holds them (PNG, TIFF), alpha where it
+    holds alpha, the carried metadata, and ``quality`` for JPEG / WebP."""
+    path = Path(path)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise SRCNNError(f"{path}: unknown image format {path.suffix!r}")
+    pixels, alpha = picture.pixels, picture.alpha
+    deep = pixels.dtype == np.uint16
+    if deep and fmt not in ("PNG", "TIFF"):  # JPEG, WebP, BMP hold 8 bits
+        pixels = np.floor(pixels / 257.0 + 0.5).astype(np.uint8)
+        alpha = None if alpha is None else np.floor(alpha / 257.0 + 0.5).astype(np.uint8)
+        deep = False
+    if fmt in ("JPEG", "BMP", "PPM"):
+        alpha = None
+    if deep and (pixels.ndim == 3 or alpha is not None):
+        _save_16bit_colour_atomic(pixels, alpha, path)
+        return
+    if alpha is not None:
+        image = Image.fromarray(np.dstack([pixels, alpha]), mode="RGBA" if pixels.ndim == 3 else "LA")
+    else:
+        image = Image.fromarray(pixels)  # uint16 grey becomes Pillow's "I;16"
+    params = {k: v for k, v in picture.info.items() if k in ("icc_profile", "exif", "dpi")}
+    if quality is not None and fmt in ("JPEG", "WEBP"):
+        params["quality"] = quality
+    save_image_atomic(image, path, **params)
+
+
+def _save_16bit_colour_atomic(pixels: np.ndarray, alpha: np.ndarray | None, path: Path) -> None:
+    import cv2
+
+    rgb = pixels if pixels.ndim == 3 else np.dstack([pixels] * 3)
+    bgr = rgb[:, :, ::-1]
+    data = np.ascontiguousarray(np.dstack([bgr, alpha]) if alpha is not None else bgr)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise SRCNNError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    try:
+        if not cv2.imwrite(tmp, data):
+            raise SRCNNError(f"{path}: cannot write 16-bit image")
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def save_image_atomic(image: Image.Image, path: str | Path, **params) -> None:

@@ -7,13 +7,15 @@ Cb/Cr through bicubic only, as the paper does; grayscale stays grayscale.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 from PIL import Image
 
-from .color import rgb2y, rgb2ycbcr, ycbcr2rgb
+from .color import quantize, rgb2ycbcr, ycbcr2rgb
 from .errors import SRCNNError
-from .evaluate import to_uint8
+from .imageio import Picture
 from .model import SRCNN
 from .resize import imresize
 from .weights import resolve_model
@@ -43,60 +45,117 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     raise ValueError(f"precision must be fp32, bf16 or auto, got {precision!r}")
 
 
-class Upscaler:
-    """A model bound to a scale: call it with an LR plane (float, [0, 1]) to get the SR plane."""
+AUTO_TILE_PIXELS = 1024 * 1024  # larger images are processed in tiles: memory depends on the tile only
+DEFAULT_TILE = 512
 
-    def __init__(self, model: SRCNN | None, scale: int, precision: str = "fp32", device: str | torch.device = "cpu"):
+
+class Upscaler:
+    """A model bound to a scale: call it with an LR plane (float, [0, 1]) to get the SR plane.
+
+    ``precision``: 'fp32', 'bf16' (a bf16 copy of the weights, channels-last, for CPUs with AMX /
+    AVX-512 BF16 and for GPUs) or 'auto' (bf16 where native). ``tile``: the side, in output pixels,
+    of the tiles the network runs on; None tiles automatically above ``AUTO_TILE_PIXELS``, 0 never.
+    Tiles overlap by the network's receptive radius, so the result equals the whole-image result.
+    """
+
+    def __init__(self, model: SRCNN | None, scale: int, precision: str = "fp32", device: str | torch.device = "cpu",
+                 tile: int | None = None):
         if scale not in SCALES and not (model is not None and scale == 1):
             raise SRCNNError(f"unsupported scale {scale}: choose from {', '.join(map(str, SCALES))}")
+        if tile is not None and tile < 0:
+            raise SRCNNError(f"tile size must be positive (or 0 for none), got {tile}")
         self.model = model
         self.scale = scale
         self.device = torch.device(device)
-        self.autocast_dtype = resolve_precision(precision, self.device)
+        self.tile = tile
+        self.compute_dtype = resolve_precision(precision, self.device) or torch.float32
+        self.net = None
         if model is not None:
-            self.model = model.to(self.device).eval()
+            model = model.to(self.device).eval()
+            self.model = model
+            if self.compute_dtype == torch.float32:
+                self.net = model
+            else:  # a separate low-precision copy; the float32 model stays as it was given
+                self.net = copy.deepcopy(model).to(self.compute_dtype).to(memory_format=torch.channels_last)
 
     @property
     def channels(self) -> int:
         return 1 if self.model is None else self.model.config.channels
 
-    @torch.no_grad()
+    def _tile_size(self, h: int, w: int) -> int:
+        if self.tile is None:
+            return DEFAULT_TILE if h * w > AUTO_TILE_PIXELS else 0
+        return self.tile
+
+    @torch.inference_mode()
     def restore(self, upscaled: np.ndarray) -> np.ndarray:
-        """Run the network on a bicubic-upscaled (H, W) or (H, W, C) float plane."""
+        """Run the network on a bicubic-upscaled (H, W) or (H, W, C) float plane; float32 out."""
         x = torch.from_numpy(np.ascontiguousarray(upscaled, dtype=np.float32))
         x = x[None, None] if x.ndim == 2 else x.permute(2, 0, 1)[None]
-        x = x.to(self.device)
-        with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.float32,
-                            enabled=self.autocast_dtype is not None):
-            y = self.model(x)
-        y = y.float()[0].cpu().numpy()
+        h, w = x.shape[-2:]
+        tile = self._tile_size(h, w)
+        if not tile or (h <= tile and w <= tile):
+            y = self._run(x)
+        else:
+            y = torch.empty_like(x)
+            r = self.model.config.receptive_radius  # the context a tile needs from its neighbours
+            for top in range(0, h, tile):
+                for left in range(0, w, tile):
+                    bottom, right = min(top + tile, h), min(left + tile, w)
+                    t0, l0 = max(0, top - r), max(0, left - r)
+                    piece = self._run(x[..., t0 : min(h, bottom + r), l0 : min(w, right + r)])
+                    y[..., top:bottom, left:right] = piece[..., top - t0 : bottom - t0, left - l0 : right - l0]
+        y = y[0].numpy()
         return y[0] if upscaled.ndim == 2 else y.transpose(1, 2, 0)
 
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
+        if self.compute_dtype != torch.float32:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.net(x.to(self.device)).float().cpu()
+
     def upscale_image(self, image):
-        """A PIL image or uint8 (H, W) / (H, W, 3) array in, the same kind out, ``scale`` times larger."""
+        """A PIL image or uint8 / uint16 (H, W) / (H, W, 3) array in, the same kind out, ``scale`` times larger."""
         if isinstance(image, Image.Image):
             return Image.fromarray(self.upscale_array(_pil_to_array(image)))
         array = np.asarray(image)
-        if array.dtype != np.uint8 or array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] != 3):
-            raise SRCNNError(f"expected a uint8 (H, W) or (H, W, 3) array, got {array.dtype} {array.shape}")
+        if array.dtype not in (np.uint8, np.uint16) or array.ndim not in (2, 3) or (
+                array.ndim == 3 and array.shape[2] != 3):
+            raise SRCNNError(f"expected a uint8 or uint16 (H, W) or (H, W, 3) array, got {array.dtype} {array.shape}")
         return self.upscale_array(array)
 
+    def upscale_picture(self, picture: Picture) -> Picture:
+        """Pixels through :meth:`upscale_array`, alpha by bicubic alone, metadata carried over."""
+        alpha = None
+        if picture.alpha is not None:
+            alpha = Upscaler(None, self.scale).upscale_array(picture.alpha) if picture.alpha.dtype == np.uint8 \
+                else quantize(imresize(picture.alpha.astype(np.float32) / np.float32(65535), self.scale), np.uint16)
+        return Picture(self.upscale_array(picture.pixels), alpha, dict(picture.info))
+
     def upscale_array(self, image: np.ndarray) -> np.ndarray:
-        """uint8 (H, W) or (H, W, 3) -> uint8. Colour: Y through the network, CbCr by bicubic."""
-        s = self.scale
+        """uint8 / uint16 (H, W) or (H, W, 3) -> the same dtype, ``scale`` times larger."""
+        if self.model is None and image.dtype == np.uint8:
+            h, w = image.shape[:2]
+            return imresize(image, output_shape=(h * self.scale, w * self.scale))  # MATLAB's uint8 bicubic
+        peak = np.iinfo(image.dtype).max
+        return quantize(self.upscale_float(image.astype(np.float32) / np.float32(peak)), image.dtype)
+
+    def upscale_float(self, image: np.ndarray) -> np.ndarray:
+        """(H, W) or (H, W, 3) float in [0, 1] -> float, unrounded. Colour: Y through the network,
+        Cb/Cr by bicubic, as in the paper (an RGB model takes all three channels)."""
         h, w = image.shape[:2]
+        size = (h * self.scale, w * self.scale)
         if self.model is None:
-            return imresize(image, output_shape=(h * s, w * s))  # plain bicubic on uint8, like MATLAB
+            return imresize(image, output_shape=size)
         if self.channels == 3:
             rgb = image if image.ndim == 3 else np.dstack([image] * 3)
-            out = to_uint8(self(rgb.astype(np.float64) / 255.0))
-            return out if image.ndim == 3 else rgb2y(out)
+            out = self(rgb)
+            return out if image.ndim == 3 else out.mean(axis=2)  # grey in, grey out
         if image.ndim == 2:
-            return to_uint8(self(image.astype(np.float64) / 255.0))
-        ycbcr = rgb2ycbcr(image.astype(np.float64) / 255.0)
-        y = self(ycbcr[:, :, 0])
-        cbcr = imresize(ycbcr[:, :, 1:], output_shape=(h * s, w * s))
-        return to_uint8(ycbcr2rgb(np.dstack([y, cbcr])))
+            return self(image)
+        ycbcr = rgb2ycbcr(image)
+        out = imresize(ycbcr[:, :, 1:], output_shape=size)  # Cb, Cr
+        out = np.concatenate([self(ycbcr[:, :, 0])[:, :, None], out], axis=2)
+        return ycbcr2rgb(out)
 
     def __call__(self, lr: np.ndarray, scale: int | None = None) -> np.ndarray:
         scale = self.scale if scale is None else scale
@@ -114,17 +173,17 @@ def _pil_to_array(image: Image.Image) -> np.ndarray:
 
 
 def upscale(image, scale: int = 3, model: str | SRCNN | None = None, method: str = "srcnn",
-            precision: str = "fp32", device: str = "cpu"):
+            precision: str = "fp32", device: str = "cpu", tile: int | None = None):
     """Upscale a PIL image or a uint8 NumPy array by ``scale``; returns the same kind.
 
     ``model`` is a shipped model's name, a weights file, an ``SRCNN`` instance, or None for the
     shipped default of that scale. ``method='bicubic'`` is the MATLAB-exact bicubic baseline.
     """
-    return make_upscaler(scale, model, method, precision, device).upscale_image(image)
+    return make_upscaler(scale, model, method, precision, device, tile).upscale_image(image)
 
 
 def make_upscaler(scale: int, model: str | SRCNN | None = None, method: str = "srcnn",
-                  precision: str = "fp32", device: str = "cpu") -> Upscaler:
+                  precision: str = "fp32", device: str = "cpu", tile: int | None = None) -> Upscaler:
     if scale not in SCALES:
         raise SRCNNError(f"unsupported scale {scale}: choose from {', '.join(map(str, SCALES))}")
     if method == "bicubic":
@@ -133,4 +192,4 @@ def make_upscaler(scale: int, model: str | SRCNN | None = None, method: str = "s
         raise SRCNNError(f"unknown method {method!r}: choose from {', '.join(METHODS)}")
     if not isinstance(model, SRCNN):
         model, _ = resolve_model(model, scale)
-    return Upscaler(model, scale, precision, device)
+    return Upscaler(model, scale, precision, device, tile)

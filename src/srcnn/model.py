@@ -99,6 +99,7 @@ class SRCNN(nn.Module):
         'valid' convolutions and returns the centre, receptive_radius pixels smaller per side.
         """
         inp = x
+        x = x.to(self.layers[0].weight.dtype)  # a bf16 copy of the model computes in bf16 ...
         last = len(self.layers) - 1
         for i, conv in enumerate(self.layers):
             if same_size:
@@ -107,6 +108,7 @@ class SRCNN(nn.Module):
             x = conv(x)
             if i < last:
                 x = F.relu(x)
+        x = x.to(inp.dtype)  # ... but answers, and adds the skip, in the caller's precision
         if self.config.residual:
             r = 0 if same_size else self.config.receptive_radius
             x = x + (inp[..., r : inp.shape[-2] - r, r : inp.shape[-1] - r] if r else inp)

@@ -113,8 +113,9 @@ def default_weights(scale: int) -> "Weights | None":
     return None
 
 
-def resolve_model(name_or_path: str | None, scale: int) -> tuple[SRCNN, dict[str, str]]:
-    """A shipped model's name (e.g. ``SRCNN_955_X3``), a weights file, or None for the default of ``scale``."""
+def resolve_model(name_or_path: str | None, scale: int | None) -> tuple[SRCNN, dict[str, str]]:
+    """A shipped model's name (e.g. ``SRCNN_955_X3``), a weights file, or None for the default of
+    ``scale``; with ``scale``, a model made for another scale is refused."""
     if name_or_path is None:
         w = default_weights(scale)
         if w is None:

@@ -1,0 +1,68 @@
+"""Video in, video out: same frame count and timing, frames scale times larger, audio kept."""
+
+import fractions
+
+import numpy as np
+import pytest
+
+av = pytest.importorskip("av")
+
+from srcnn.cli import main  # noqa: E402
+
+
+def make_clip(path, frames=6, size=(32, 24), fps=12, with_audio=True):
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
+        audio = out.add_stream("aac", rate=16000) if with_audio else None
+        if audio is not None:
+            audio.layout = "mono"
+        for i in range(frames):
+            rgb = np.zeros((size[1], size[0], 3), np.uint8)
+            rgb[:, : (i + 1) * size[0] // frames] = (200, 80, 40)
+            out.mux(video.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        out.mux(video.encode(None))
+        if audio is not None:
+            t = np.arange(int(16000 * frames / fps)) / 16000
+            samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+            for start in range(0, len(samples), 1024):
+                frame = av.AudioFrame.from_ndarray(samples[None, start : start + 1024], format="flt", layout="mono")
+                frame.sample_rate = 16000
+                frame.pts = start
+                frame.time_base = fractions.Fraction(1, 16000)
+                out.mux(audio.encode(frame))
+            out.mux(audio.encode(None))
+
+
+def probe(path):
+    with av.open(str(path)) as clip:
+        v = clip.streams.video[0]
+        frames = [f for f in clip.decode(video=0)]
+        info = {"frames": len(frames), "size": (frames[0].width, frames[0].height), "rate": v.average_rate,
+                "pts": [f.pts * f.time_base for f in frames], "audio": len(clip.streams.audio)}
+    if info["audio"]:
+        with av.open(str(path)) as clip:
+            info["audio_packets"] = sum(1 for p in clip.demux(audio=0) if p.dts is not None)
+    return info
+
+
+def test_video_is_upscaled_frame_by_frame_with_its_audio(tmp_path):
+    make_clip(tmp_path / "clip.mp4")
+    code = main(["upscale", str(tmp_path / "clip.mp4"), "-o", str(tmp_path / "big.mp4"), "--scale", "2",
+                 "--method", "bicubic", "--quiet"])
+    assert code == 0
+    src, out = probe(tmp_path / "clip.mp4"), probe(tmp_path / "big.mp4")
+    assert out["frames"] == src["frames"] == 6
+    assert out["size"] == (64, 48)
+    assert out["rate"] == src["rate"]
+    assert out["pts"] == src["pts"]
+    assert out["audio"] == 1 and out["audio_packets"] == src["audio_packets"]
+
+
+def test_a_file_that_is_not_a_video_is_one_line_error(tmp_path, capsys):
+    (tmp_path / "fake.mp4").write_bytes(b"not a video")
+    code = main(["upscale", str(tmp_path / "fake.mp4"), "-o", str(tmp_path / "o.mp4"), "--scale", "2",
+                 "--method", "bicubic", "--quiet"])
+    err = capsys.readouterr().err
+    assert code != 0 and len(err.strip().splitlines()) == 1 and "fake.mp4" in err
+    assert not (tmp_path / "o.mp4").exists() and not list(tmp_path.glob(".o.mp4*"))
