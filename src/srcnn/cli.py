@@ -2,7 +2,8 @@
 
     srcnn upscale INPUT... -o OUTPUT --scale {2,3,4} [--model NAME_OR_PATH] [--method srcnn|bicubic]
     srcnn evaluate DATA_DIR --scale S [--model NAME_OR_PATH | --method bicubic] [--json FILE]
-    srcnn train --data DIR [DIR...] --scale S --out RUN_DIR [...]
+    srcnn train --data DIR [DIR...] --scale S --out RUN_DIR [...]   (also under torchrun)
+    srcnn export --model NAME_OR_PATH --format onnx [-o FILE]
 
 Every user error ends in one line on stderr and a non-zero exit; no partial output files.
 """

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import torch
 
+from .atomic import atomic_output
 from .errors import SRCNNError
 from .model import SRCNN
 
@@ -31,24 +30,16 @@ def export_onnx(model: SRCNN, path: str | Path, metadata: dict[str, str] | None 
         import onnx
     except ImportError:
         raise SRCNNError("ONNX export needs the onnx package: pip install 'srcnn[export]'") from None
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    channels = model.config.channels
-    example = torch.rand(1, channels, 37, 41)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
+    example = torch.rand(1, model.config.channels, 37, 41)
+    with atomic_output(path) as tmp:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notices
-            torch.onnx.export(_SameSize(model.float().eval()), (example,), tmp, dynamo=False, opset_version=opset,
-                              input_names=["input"], output_names=["output"],
+            torch.onnx.export(_SameSize(model.float().eval()), (example,), str(tmp), dynamo=False,
+                              opset_version=opset, input_names=["input"], output_names=["output"],
                               dynamic_axes={"input": {0: "batch", 2: "height", 3: "width"},
                                             "output": {0: "batch", 2: "height", 3: "width"}})
-        proto = onnx.load(tmp)
+        proto = onnx.load(str(tmp))
         for key, value in {"format": "srcnn", **model.config.to_metadata(), **(metadata or {})}.items():
             proto.metadata_props.add(key=key, value=str(value))
-        onnx.save(proto, tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
+        onnx.save(proto, str(tmp))
+    return Path(path)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .atomic import atomic_output
 from .errors import SRCNNError
 
 __all__ = ["IMAGE_SUFFIXES", "Picture", "list_images", "load_picture", "save_picture", "read_image", "open_image",
@@ -166,18 +165,9 @@ def _save_16bit_colour_atomic(pixels: np.ndarray, alpha: np.ndarray | None, path
     rgb = pixels if pixels.ndim == 3 else np.dstack([pixels] * 3)
     bgr = rgb[:, :, ::-1]
     data = np.ascontiguousarray(np.dstack([bgr, alpha]) if alpha is not None else bgr)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-        os.close(fd)
-    except OSError as exc:
-        raise SRCNNError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    try:
-        if not cv2.imwrite(tmp, data):
+    with atomic_output(path) as tmp:
+        if not cv2.imwrite(str(tmp), data):
             raise SRCNNError(f"{path}: cannot write 16-bit image")
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def save_image_atomic(image: Image.Image, path: str | Path, **params) -> None:
@@ -186,31 +176,13 @@ def save_image_atomic(image: Image.Image, path: str | Path, **params) -> None:
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise SRCNNError(f"{path}: unknown image format {path.suffix!r}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    except OSError as exc:
-        raise SRCNNError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            image.save(f, format=fmt, **params)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise SRCNNError(f"{path}: cannot write ({exc})") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp:
+        try:
+            image.save(tmp, format=fmt, **params)
+        except (OSError, ValueError) as exc:
+            raise SRCNNError(f"{path}: cannot write ({exc})") from None
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp:
+        tmp.write_text(text)

@@ -11,7 +11,8 @@ Recipes:
   rotations; converges in minutes on a CPU instead of days on a GPU.
 
 Every batch is a function of (seed, step) and the checkpoint holds model, optimiser, step and the
-torch RNG, so ``resume=True`` continues a killed run exactly where it stopped.
+torch RNG, so ``resume=True`` continues a killed run exactly where it stopped. Under torchrun the
+same code runs as DDP: each rank takes its share of the global batch (docs/distributed.md).
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ from safetensors.torch import load_file, safe_open
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
+from .color import to_plane
 from .data import PatchSampler, StepBatches, StreamingPatches, load_pairs, split_validation
 from .degrade import DEFAULT_BLUR_SIGMA, DEFAULT_NOISE_SIGMA
 from .errors import SRCNNError
-from .color import to_plane
 from .evaluate import evaluate_plane
 from .imageio import list_images, read_image
 from .infer import Upscaler, resolve_precision

@@ -7,14 +7,13 @@ re-encoding. The output is written under a temporary name and renamed when compl
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from .atomic import atomic_output
 from .errors import SRCNNError
 
 __all__ = ["VIDEO_SUFFIXES", "upscale_video"]
@@ -46,17 +45,14 @@ def upscale_video(src: str | Path, dst: str | Path, upscale_frame: Callable[[np.
         inp = av.open(str(src))
     except av.error.FFmpegError as exc:
         raise SRCNNError(f"{src}: cannot read video ({exc})") from None
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=dst.suffix, dir=dst.parent)
-    os.close(fd)
     frames, start = 0, time.perf_counter()
     try:
-        with inp:
+        with inp, atomic_output(dst) as tmp:
             if not inp.streams.video:
                 raise SRCNNError(f"{src}: no video stream")
             vin = inp.streams.video[0]
             audio = list(inp.streams.audio)
-            with av.open(tmp, "w", format=None if dst.suffix else "mp4") as out:
+            with av.open(str(tmp), "w") as out:
                 codec = _encoder_for(av, dst.suffix.lower())
                 rate = vin.average_rate or vin.guessed_rate
                 vout = out.add_stream(codec, rate=rate)
@@ -84,10 +80,7 @@ def upscale_video(src: str | Path, dst: str | Path, upscale_frame: Callable[[np.
                         bar.set_postfix(fps=f"{frames / (time.perf_counter() - start):.2f}")
                 out.mux(vout.encode(None))
                 bar.close()
-        os.replace(tmp, dst)
     except av.error.FFmpegError as exc:
         raise SRCNNError(f"{src}: video processing failed ({exc})") from None
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     seconds = time.perf_counter() - start
     return {"frames": frames, "seconds": seconds, "fps": frames / seconds if seconds else 0.0}

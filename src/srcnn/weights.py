@@ -7,8 +7,6 @@ architecture, widths, channels, residual flag and the scale it was trained for. 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -17,6 +15,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
+from .atomic import atomic_output
 from .errors import SRCNNError
 from .model import SRCNN, SRCNNConfig
 
@@ -29,16 +28,8 @@ PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 
 def atomic_save_safetensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str]) -> None:
     """safetensors.save_file to a temporary name, then rename, so a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
 
 
 def save_model(model: SRCNN, path: str | Path, scale: int, **extra: object) -> None:
@@ -84,21 +75,54 @@ def load_model(path: str | Path, scale: int | None = None) -> tuple[SRCNN, dict[
 
 @dataclass(frozen=True)
 class WeightsEntry:
+    """A shipped model's card: what it is, how well it does, how it was made (docs/models.md)."""
+
     file: str
     scale: int
     arch: str
-    widths: tuple[int, int]
+    widths: tuple[int, ...]
     params: int
-    metrics: dict = field(default_factory=dict)  # {"Set5": {"psnr": .., "ssim": ..}, ...} from `srcnn evaluate`
-    recipe: str = ""  # the command that trained it; docs/models.md has the full card
+    metrics: dict = field(default_factory=dict)  # {"Set5": (psnr, ssim), ...} from `srcnn evaluate`, fp32
+    recipe: str = ""  # the command that trained it
+    train_minutes: float = 0.0  # wall time on this project's 2-core CPU machine
 
     @property
     def path(self) -> Path:
         return PRETRAINED_DIR / self.file
 
 
+_DATA = "--data ../shared/data/T91 ../shared/data/BSD200"
+
+
 class Weights(Enum):
     """Models shipped inside the package; ``value`` carries each one's card."""
+
+    SRCNN_955_X2 = WeightsEntry(
+        file="srcnn_9-5-5_x2.safetensors", scale=2, arch="9-5-5", widths=(64, 32), params=57281,
+        metrics={"Set5": (36.7277, 0.95480), "Set14": (32.4927, 0.90744)},
+        recipe=f"srcnn train {_DATA} --scale 2 --out runs/x2 --steps 24000 --val-every 1000 --threads 1",
+        train_minutes=108.3,
+    )
+    SRCNN_955_X3 = WeightsEntry(
+        file="srcnn_9-5-5_x3.safetensors", scale=3, arch="9-5-5", widths=(64, 32), params=57281,
+        metrics={"Set5": (32.6435, 0.90884), "Set14": (29.2065, 0.82024)},
+        recipe=f"srcnn train {_DATA} --scale 3 --out runs/x3 --steps 24000 --val-every 1000 --threads 1",
+        train_minutes=108.3,
+    )
+    SRCNN_955_X4 = WeightsEntry(
+        file="srcnn_9-5-5_x4.safetensors", scale=4, arch="9-5-5", widths=(64, 32), params=57281,
+        metrics={"Set5": (30.3347, 0.86078), "Set14": (27.3846, 0.74891)},
+        recipe=f"srcnn train {_DATA} --scale 4 --init-from X3_STEP5000 --out runs/x4 --steps 16000 "
+               "--val-every 1000 --threads 1  (X3_STEP5000: the x3 run's best.safetensors at its step 5000)",
+        train_minutes=83.8,
+    )
+    SRCNN_915_FAST_X3 = WeightsEntry(
+        file="srcnn_9-1-5_32-16_x3.safetensors", scale=3, arch="9-1-5", widths=(32, 16), params=3553,
+        metrics={"Set5": (32.0756, 0.89770), "Set14": (28.8224, 0.81069)},
+        recipe=f"srcnn train {_DATA} --scale 3 --arch 9-1-5 --n1 32 --n2 16 --out runs/fast_x3 --steps 20000 "
+               "--val-every 1000 --threads 1",
+        train_minutes=31.9,
+    )
 
     @property
     def entry(self) -> WeightsEntry:
