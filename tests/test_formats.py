@@ -54,6 +54,33 @@ def test_16_bit_colour_is_processed_and_written_at_16_bits(tmp_path, suffix):
     assert back.dtype == np.uint16 and back.shape == (40, 48, 3)
 
 
+def insert_png_exif(path, orientation: int) -> None:
+    """Add an eXIf chunk to a PNG written by OpenCV (which cannot write EXIF itself)."""
+    import struct
+    import zlib
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    body = exif.tobytes()
+    body = body[6:] if body.startswith(b"Exif\x00\x00") else body
+    chunk = b"eXIf" + body
+    raw = path.read_bytes()
+    iend = raw.rindex(b"IEND") - 4
+    path.write_bytes(raw[:iend] + struct.pack(">I", len(body)) + chunk
+                     + struct.pack(">I", zlib.crc32(chunk) & 0xFFFFFFFF) + raw[iend:])
+
+
+def test_16_bit_colour_with_an_exif_flip_is_turned_upright(tmp_path):
+    import cv2
+
+    rgb = smooth_image(20, 24, channels=3).astype(np.uint16) * 257
+    cv2.imwrite(str(tmp_path / "flip.png"), rgb[:, :, ::-1].copy())
+    insert_png_exif(tmp_path / "flip.png", 3)  # stored upside down
+    picture = load_picture(tmp_path / "flip.png")
+    assert picture.pixels.dtype == np.uint16
+    np.testing.assert_array_equal(picture.pixels, rgb[::-1, ::-1])
+
+
 def test_exif_orientation_is_applied(tmp_path):
     image = Image.fromarray(smooth_image(20, 30, channels=3))  # 30 wide, 20 high
     exif = image.getexif()

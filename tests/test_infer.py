@@ -105,3 +105,10 @@ def test_bf16_path_stays_close_to_fp32_and_leaves_the_model_in_fp32():
     exact = Upscaler(model, 2, precision="fp32").restore(plane)
     assert model.layers[0].weight.dtype == torch.float32
     assert np.abs(fast - exact).max() < 2 / 255
+
+
+def test_16_bit_grey_pil_image_stays_16_bit():
+    grey = (smooth_image(12, 14).astype(np.uint16) * 257)
+    out = srcnn.upscale(Image.fromarray(grey), scale=2, method="bicubic")
+    assert out.mode.startswith("I;16") and out.size == (28, 24)
+    assert np.asarray(out).max() > 255

@@ -85,8 +85,8 @@ def load_picture(path: str | Path) -> Picture:
         info["exif"] = exif.tobytes()  # exif_transpose already dropped the orientation tag
     if sixteen_colour:
         pixels, alpha = _read_16bit_colour(path)
-        if image.size != (pixels.shape[1], pixels.shape[0]):  # orientation was applied to the Pillow copy
-            pixels, alpha = _orient_like(path, pixels), (None if alpha is None else _orient_like(path, alpha))
+        # Pillow's copy was turned upright by exif_transpose; turn OpenCV's the same way.
+        pixels, alpha = _orient_like(path, pixels), (None if alpha is None else _orient_like(path, alpha))
         return Picture(pixels, alpha, info)
     mode = image.mode
     if mode == "P":

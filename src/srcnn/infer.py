@@ -167,8 +167,10 @@ class Upscaler:
 
 
 def _pil_to_array(image: Image.Image) -> np.ndarray:
+    if image.mode.startswith("I;16"):  # 16-bit grey stays 16-bit (Pillow's convert("L") would clip it)
+        return np.asarray(image).astype(np.uint16)
     if image.mode not in ("L", "RGB"):
-        image = image.convert("L" if image.mode in ("1", "I", "I;16", "F") else "RGB")
+        image = image.convert("L" if image.mode in ("1", "I", "F") else "RGB")
     return np.asarray(image)
 
 
