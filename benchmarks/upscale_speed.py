@@ -12,7 +12,6 @@ run, and their ratio. Then, each in a fresh process: the whole `srcnn upscale` c
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import tempfile
@@ -54,11 +53,23 @@ def plain_rate(model, plane: np.ndarray, repeats: int) -> float:
 
 
 def timed_cli(args: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one `srcnn ...` process."""
+    """Wall seconds and peak RSS (MiB) of one `srcnn ...` process.
+
+    The child reads its own VmHWM at exit: getrusage(RUSAGE_CHILDREN) would report this (large)
+    benchmark process's peak instead, since a child started by fork or vfork inherits the parent's
+    high-water mark until it calls exec."""
+    probe = ("import atexit, runpy, sys\n"
+             "def report():\n"
+             "    hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+             "    print('VmHWM', hwm, file=sys.stderr)\n"
+             "atexit.register(report)\n"
+             f"sys.argv = ['srcnn'] + {args!r}\n"
+             "runpy.run_module('srcnn.cli', run_name='__main__')\n")
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "srcnn.cli", *args], check=True, capture_output=True)
+    done = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True)
     wall = time.perf_counter() - start
-    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    hwm_kib = int(done.stderr.split("VmHWM")[-1].split()[0])
+    return wall, hwm_kib / 1024
 
 
 def main() -> int:

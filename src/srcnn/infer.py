@@ -137,7 +137,16 @@ class Upscaler:
             h, w = image.shape[:2]
             return imresize(image, output_shape=(h * self.scale, w * self.scale))  # MATLAB's uint8 bicubic
         peak = np.iinfo(image.dtype).max
-        return quantize(self.upscale_float(image.astype(np.float32) / np.float32(peak)), image.dtype)
+        plane = image.astype(np.float32) / np.float32(peak)
+        if image.ndim == 3 and self.model is not None and self.channels == 1:
+            # Back to RGB band by band: the float RGB frame (and its temporaries) never exists whole.
+            y, cbcr = self._luma_and_chroma(plane)
+            out = np.empty(y.shape + (3,), image.dtype)
+            for top in range(0, y.shape[0], 256):
+                band = np.concatenate([y[top : top + 256, :, None], cbcr[top : top + 256]], axis=2)
+                out[top : top + 256] = quantize(ycbcr2rgb(band), image.dtype)
+            return out
+        return quantize(self.upscale_float(plane), image.dtype)
 
     def upscale_float(self, image: np.ndarray) -> np.ndarray:
         """(H, W) or (H, W, 3) float in [0, 1] -> float, unrounded. Colour: Y through the network,
@@ -152,10 +161,18 @@ class Upscaler:
             return out if image.ndim == 3 else out.mean(axis=2)  # grey in, grey out
         if image.ndim == 2:
             return self(image)
-        ycbcr = rgb2ycbcr(image)
-        out = imresize(ycbcr[:, :, 1:], output_shape=size)  # Cb, Cr
-        out = np.concatenate([self(ycbcr[:, :, 0])[:, :, None], out], axis=2)
-        return ycbcr2rgb(out)
+        y, cbcr = self._luma_and_chroma(image)
+        return ycbcr2rgb(np.concatenate([y[:, :, None], cbcr], axis=2))
+
+    def _luma_and_chroma(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The paper's colour handling: (Y through the network, Cb/Cr by bicubic), both upscaled."""
+        ycbcr = rgb2ycbcr(rgb)
+        h, w = rgb.shape[:2]
+        size = (h * self.scale, w * self.scale)
+        cbcr = np.empty(size + (2,), dtype=ycbcr.dtype)
+        for c in (0, 1):  # one channel at a time: half the resize's temporary memory
+            cbcr[:, :, c] = imresize(ycbcr[:, :, 1 + c], output_shape=size)
+        return self(ycbcr[:, :, 0]), cbcr
 
     def __call__(self, lr: np.ndarray, scale: int | None = None) -> np.ndarray:
         scale = self.scale if scale is None else scale
