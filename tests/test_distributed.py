@@ -104,3 +104,16 @@ def test_training_runs_on_cuda(tiny_set, tmp_path):
                       arch="9-5-5", patch_size=48, batch_size=32, steps=50, val_every=50, device="cuda")
     best = train(cfg, progress=False)
     assert best.exists()
+
+
+def test_streaming_skips_images_smaller_than_the_rounded_region(tmp_path, caplog):
+    from srcnn.data import StreamingPatches
+
+    source = StreamingPatches([tmp_path / "small.png", tmp_path / "big.png"], 3, 16, 2, augment=False)
+    small = 16 + 2 * source.margin  # patch + margins, but below the region rounded up to the scale
+    assert small < source.region_size()
+    Image.fromarray(shapes_image(1, small)).save(tmp_path / "small.png")
+    Image.fromarray(shapes_image(2, 96)).save(tmp_path / "big.png")
+    with caplog.at_level("WARNING"):
+        x, _ = source.batch(0)
+    assert x.shape == (2, 1, 16, 16)

@@ -192,9 +192,9 @@ class StreamingPatches(_PatchSource):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def _plane(self, index: int) -> tuple[np.ndarray, int]:
-        """A decodable image big enough for a region, starting at ``index``, and its index."""
-        region = self.patch_size + 2 * self.margin
+    def _plane(self, index: int) -> np.ndarray:
+        """The first decodable image big enough for a region, starting at ``index``."""
+        region = self.region_size()
         for offset in range(len(self.paths)):
             i = (index + offset) % len(self.paths)
             if i in self.bad:
@@ -209,7 +209,7 @@ class StreamingPatches(_PatchSource):
                 log.warning("skipping %s: smaller than %d pixels", self.paths[i], region)
                 self.bad.add(i)
                 continue
-            return plane, i
+            return plane
         raise RuntimeError("no readable training image is large enough for a patch")
 
     def region_size(self) -> int:
@@ -220,7 +220,7 @@ class StreamingPatches(_PatchSource):
         """The uint8 plane of patch k of ``step``'s global batch, and its region's top-left corner."""
         s, region = self.scale, self.region_size()
         rng = np.random.default_rng([self.seed, 2, step, k])
-        plane, _ = self._plane(int(rng.integers(len(self.paths))))
+        plane = self._plane(int(rng.integers(len(self.paths))))
         h, w = plane.shape[:2]
         r = int(rng.integers(0, (h - region) // s + 1)) * s  # on the scale grid, as modcrop would be
         c = int(rng.integers(0, (w - region) // s + 1)) * s
