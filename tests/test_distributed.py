@@ -109,11 +109,13 @@ def test_training_runs_on_cuda(tiny_set, tmp_path):
 def test_streaming_skips_images_smaller_than_the_rounded_region(tmp_path, caplog):
     from srcnn.data import StreamingPatches
 
-    source = StreamingPatches([tmp_path / "small.png", tmp_path / "big.png"], 3, 16, 2, augment=False)
+    source = StreamingPatches([tmp_path / "small.png", tmp_path / "big.png"], 3, 16, 8, augment=False)
     small = 16 + 2 * source.margin  # patch + margins, but below the region rounded up to the scale
     assert small < source.region_size()
     Image.fromarray(shapes_image(1, small)).save(tmp_path / "small.png")
     Image.fromarray(shapes_image(2, 96)).save(tmp_path / "big.png")
     with caplog.at_level("WARNING"):
-        x, _ = source.batch(0)
-    assert x.shape == (2, 1, 16, 16)
+        for step in range(4):  # 32 draws: the small image is picked, and must be skipped, not crash
+            x, _ = source.batch(step)
+            assert x.shape == (8, 1, 16, 16)
+    assert any("small.png" in r.getMessage() for r in caplog.records)
