@@ -125,10 +125,7 @@ class Upscaler:
 
     def upscale_picture(self, picture: Picture) -> Picture:
         """Pixels through :meth:`upscale_array`, alpha by bicubic alone, metadata carried over."""
-        alpha = None
-        if picture.alpha is not None:
-            alpha = Upscaler(None, self.scale).upscale_array(picture.alpha) if picture.alpha.dtype == np.uint8 \
-                else quantize(imresize(picture.alpha.astype(np.float32) / np.float32(65535), self.scale), np.uint16)
+        alpha = None if picture.alpha is None else Upscaler(None, self.scale).upscale_array(picture.alpha)
         return Picture(self.upscale_array(picture.pixels), alpha, dict(picture.info))
 
     def upscale_array(self, image: np.ndarray) -> np.ndarray:
