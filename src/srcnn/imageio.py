@@ -79,6 +79,7 @@ def load_picture(path: str | Path) -> Picture:
     image = open_image(path)
     with Image.open(path) as probe:
         sixteen_colour = _is_16bit_colour(probe)
+        orientation = probe.getexif().get(0x0112, 1)
     info = {k: image.info[k] for k in ("icc_profile", "dpi") if k in image.info}
     exif = image.getexif()
     if exif:
@@ -86,7 +87,7 @@ def load_picture(path: str | Path) -> Picture:
     if sixteen_colour:
         pixels, alpha = _read_16bit_colour(path)
         # Pillow's copy was turned upright by exif_transpose; turn OpenCV's the same way.
-        pixels, alpha = _orient_like(path, pixels), (None if alpha is None else _orient_like(path, alpha))
+        pixels, alpha = _orient(pixels, orientation), (None if alpha is None else _orient(alpha, orientation))
         return Picture(pixels, alpha, info)
     mode = image.mode
     if mode == "P":
@@ -112,10 +113,8 @@ def load_picture(path: str | Path) -> Picture:
     return Picture(np.asarray(image), None, info)
 
 
-def _orient_like(path: Path, array: np.ndarray) -> np.ndarray:
-    """Apply the file's EXIF orientation to an array read without Pillow."""
-    with Image.open(path) as image:
-        orientation = image.getexif().get(0x0112, 1)
+def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation tag to an array read without Pillow."""
     # The same transpositions as Pillow's ImageOps.exif_transpose, for tags 2 to 8.
     ops = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
            5: lambda a: np.swapaxes(a, 0, 1), 6: lambda a: np.rot90(a, -1),
