@@ -79,3 +79,38 @@ def test_paper_recipe_runs_with_sub_images(tiny_set, tmp_path):
     train(cfg, progress=False)
     model, _ = load_model(tmp_path / "paper" / "best.safetensors")
     assert model.config.residual is False
+
+
+def test_a_time_limit_ends_the_run_and_the_schedule_together(tiny_set, tmp_path):
+    import json
+
+    cfg = small_config(tiny_set, tmp_path / "run", steps=100000, val_every=50, time_limit=2.0)
+    train(cfg, progress=False)
+    rows = read_log(tmp_path / "run")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert 0 < summary["step"] < 100000
+    assert int(rows[-1]["step"]) == summary["step"]  # the last step is validated and logged
+    assert float(rows[-1]["lr"]) < 0.05 * 3e-3  # the cosine reached (almost) zero with the clock
+    # resuming a finished run does nothing
+    train(small_config(tiny_set, tmp_path / "run", steps=100000, val_every=50, time_limit=2.0, resume=True),
+          progress=False)
+    assert len(read_log(tmp_path / "run")) == len(rows)
+
+
+def test_a_monitor_set_is_logged_but_never_chooses_the_checkpoint(tiny_set, tmp_path):
+    train_dir, val_dir = tiny_set
+    cfg = small_config(tiny_set, tmp_path / "run", steps=40, val_every=10, monitor_data=[str(train_dir)])
+    train(cfg, progress=False)
+    rows = read_log(tmp_path / "run")
+    assert all(float(r["monitor_psnr"]) > 0 for r in rows)
+    meta = load_model(tmp_path / "run" / "best.safetensors")[1]
+    assert float(meta["val_psnr"]) == pytest.approx(max(float(r["val_psnr"]) for r in rows), abs=1e-3)
+
+
+def test_hr_scales_add_down_scaled_copies_of_every_image(tiny_set):
+    from srcnn.data import load_pairs
+
+    paths = sorted(tiny_set[0].glob("*.png"))[:2]
+    pairs = load_pairs(paths, 3, hr_scales=(0.75,))
+    assert [p.name for p in pairs] == ["img00", "img00@0.75", "img01", "img01@0.75"]
+    assert pairs[1].target.shape == (54, 54)  # 72 * 0.75, a multiple of 3

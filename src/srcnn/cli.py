@@ -4,6 +4,8 @@
     srcnn evaluate DATA_DIR --scale S [--model NAME_OR_PATH | --method bicubic] [--json FILE]
     srcnn train --data DIR [DIR...] --scale S --out RUN_DIR [...]   (also under torchrun)
     srcnn export --model NAME_OR_PATH --format onnx [-o FILE]
+    srcnn learn-dictionary --data DIR [DIR...] --scale S -o FILE   (sparse-coding baseline)
+    srcnn reproduce --data DIR --out DIR [--budget quick|paper]
 
 Every user error ends in one line on stderr and a non-zero exit; no partial output files.
 """
@@ -102,13 +104,19 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--patch-mode", choices=("random", "grid"))
     tr.add_argument("--patch-size", type=int)
     tr.add_argument("--stride", type=int, default=defaults.stride)
+    tr.add_argument("--hr-scales", type=float, nargs="+", metavar="F",
+                    help="also train on HR images down-scaled by these factors, e.g. 0.9 0.8 0.7 0.6")
     tr.add_argument("--batch-size", type=int)
     tr.add_argument("--val-data", nargs="+", metavar="DIR", help="validation folder (default: held out from --data)")
     tr.add_argument("--val-count", type=int, default=defaults.val_count)
+    tr.add_argument("--monitor-data", nargs="+", metavar="DIR",
+                    help="a test folder whose PSNR is logged for curves only (never used to pick checkpoints)")
     tr.add_argument("--recipe", default=defaults.recipe, choices=("adam", "paper"))
     tr.add_argument("--lr", type=float)
     tr.add_argument("--loss", default=defaults.loss, choices=("mse", "l1"))
     tr.add_argument("--steps", type=int, default=defaults.steps)
+    tr.add_argument("--time-limit", type=float, metavar="SECONDS",
+                    help="train this long at most; the lr schedule then runs on wall time (not repeatable)")
     tr.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps)
     tr.add_argument("--val-every", type=int, default=defaults.val_every)
     tr.add_argument("--precision", default=defaults.precision, choices=("auto", "bf16", "fp32"))
@@ -123,7 +131,59 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
     tr.add_argument("--threads", type=int, help="torch intra-op threads (default: all cores)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    ld = sub.add_parser("learn-dictionary", help="learn a sparse-coding (ScSR) dictionary on HR images")
+    ld.add_argument("--data", nargs="+", required=True, metavar="DIR", help="folders of HR images (the authors: T91)")
+    ld.add_argument("--scale", type=int, required=True, choices=SCALES)
+    ld.add_argument("-o", "--output", required=True, help="the .safetensors file to write")
+    ld.add_argument("--atoms", type=int, default=1024)
+    ld.add_argument("--patches", type=int, default=100_000, help="training patches sampled over the images")
+    ld.add_argument("--epochs", type=int, default=1)
+    ld.add_argument("--holdout-from", nargs="+", metavar="DIR", default=[],
+                    help="leave out the validation images that `srcnn train --data DIR...` holds out")
+    ld.add_argument("--seed", type=int, default=0)
+
+    rp = sub.add_parser("reproduce", help="train the papers' study models and write the report (Markdown + PNG)")
+    rp.add_argument("--data", required=True, metavar="DIR", help="the folder holding T91, BSD200, Set5 and Set14")
+    rp.add_argument("--out", required=True, metavar="DIR", help="where the report goes")
+    rp.add_argument("--runs", metavar="DIR", help="where the study's training runs live (default: OUT/runs)")
+    rp.add_argument("--budget", default="quick", choices=("quick", "paper"))
+    rp.add_argument("--jobs", type=int, default=1, help="training runs at once (e.g. several on one GPU)")
+    rp.add_argument("--device", default="auto")
+    rp.add_argument("--train-only", action="store_true", help="train the study's models, write no report")
     return parser
+
+
+def _cmd_learn_dictionary(args) -> int:
+    from .data import split_validation
+    from .imageio import list_images
+    from .sparse import SparseCodingConfig, learn_dictionary
+    from .train import TrainConfig
+
+    paths = [p for d in args.data for p in list_images(d)]
+    if args.holdout_from:
+        _, held_out = split_validation([p for d in args.holdout_from for p in list_images(d)], TrainConfig.val_count)
+        paths = [p for p in paths if p not in set(held_out)]
+    if not paths:
+        raise SRCNNError("no images to learn from")
+    cfg = SparseCodingConfig(atoms=args.atoms, training_patches=args.patches, epochs=args.epochs, seed=args.seed)
+    dictionary = learn_dictionary(paths, args.scale, cfg)
+    dictionary.save(args.output)
+    print(f"wrote {args.output} ({dictionary.info['patches']} patches, {dictionary.info['seconds']} s)")
+    return 0
+
+
+def _cmd_reproduce(args) -> int:
+    from .reproduce import train_study
+
+    runs = Path(args.runs) if args.runs else Path(args.out) / "runs"
+    train_study(args.data, runs, args.budget, args.device, args.jobs)
+    if not args.train_only:
+        from .report import write_report
+
+        report = write_report(args.data, args.out, runs, args.budget)
+        print(f"wrote {report}")
+    return 0
 
 
 def _cmd_upscale(args) -> int:
@@ -224,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     # Under torchrun only rank 0 reports progress; the others speak up for warnings alone.
     level = logging.INFO if os.environ.get("RANK", "0") == "0" else logging.WARNING
     logging.basicConfig(level=level, format="srcnn: %(message)s")
-    handlers = {"upscale": _cmd_upscale, "evaluate": _cmd_evaluate, "train": _cmd_train, "export": _cmd_export}
+    handlers = {"upscale": _cmd_upscale, "evaluate": _cmd_evaluate, "train": _cmd_train, "export": _cmd_export,
+                "reproduce": _cmd_reproduce, "learn-dictionary": _cmd_learn_dictionary}
     try:
         return handlers[args.command](args)
     except SRCNNError as exc:

@@ -19,7 +19,7 @@ import torch
 from .color import to_plane
 from .degrade import make_input
 from .imageio import read_image
-from .resize import modcrop
+from .resize import imresize, modcrop
 
 __all__ = ["Pair", "load_pairs", "split_validation", "PatchSampler", "StreamingPatches", "StepBatches"]
 
@@ -42,8 +42,10 @@ def split_validation(paths: list[Path], count: int) -> tuple[list[Path], list[Pa
 
 
 def load_pairs(paths: list[Path], scale: int, degradation: str = "bicubic", channels: int = 1,
-               min_size: int = 0, **degrade_kwargs) -> list[Pair]:
-    """Decode, degrade and upscale back every image. Unreadable images are logged and skipped."""
+               min_size: int = 0, hr_scales: tuple[float, ...] = (), **degrade_kwargs) -> list[Pair]:
+    """Decode, degrade and upscale back every image. Unreadable images are logged and skipped.
+    ``hr_scales`` adds down-scaled copies of each HR image (e.g. 0.9 ... 0.6, as FSRCNN augments):
+    more kinds of detail per image for a small training set."""
     pairs = []
     for path in paths:
         try:
@@ -51,17 +53,20 @@ def load_pairs(paths: list[Path], scale: int, degradation: str = "bicubic", chan
         except Exception as exc:  # a corrupt file in a big folder must not stop training
             log.warning("skipping %s: %s", path, exc)
             continue
-        plane = to_plane(image, channels).astype(np.float64) / 255.0
-        if min(plane.shape[:2]) < max(min_size, scale):
-            log.warning("skipping %s: smaller than a patch", path)
-            continue
-        if degradation == "noise":
-            # Noise is drawn fresh for every patch; the stored input is the clean image.
-            target = modcrop(plane, scale)
-            inp = target
-        else:
-            inp, target = make_input(plane, scale, degradation, **degrade_kwargs)
-        pairs.append(Pair(path.stem, inp.astype(np.float32), target.astype(np.float32)))
+        original = to_plane(image, channels).astype(np.float64) / 255.0
+        for factor in (1.0, *hr_scales):
+            plane = original if factor == 1.0 else np.clip(imresize(original, factor), 0.0, 1.0)
+            name = path.stem if factor == 1.0 else f"{path.stem}@{factor:g}"
+            if min(plane.shape[:2]) < max(min_size, scale):
+                log.warning("skipping %s: smaller than a patch", name)
+                continue
+            if degradation == "noise":
+                # Noise is drawn fresh for every patch; the stored input is the clean image.
+                target = modcrop(plane, scale)
+                inp = target
+            else:
+                inp, target = make_input(plane, scale, degradation, **degrade_kwargs)
+            pairs.append(Pair(name, inp.astype(np.float32), target.astype(np.float32)))
     return pairs
 
 

@@ -23,7 +23,7 @@ from .weights import resolve_model
 __all__ = ["Upscaler", "upscale", "SCALES", "METHODS", "bf16_supported", "resolve_precision"]
 
 SCALES = (2, 3, 4)
-METHODS = ("srcnn", "bicubic")
+METHODS = ("srcnn", "bicubic", "sparse-coding")
 
 
 def bf16_supported() -> bool:
@@ -82,6 +82,11 @@ class Upscaler:
     def channels(self) -> int:
         return 1 if self.model is None else self.model.config.channels
 
+    @property
+    def restores(self) -> bool:
+        """False for plain bicubic (no model); a method that restores the bicubic image says True."""
+        return self.model is not None
+
     def _tile_size(self, h: int, w: int) -> int:
         if self.tile is None:
             return DEFAULT_TILE if h * w > AUTO_TILE_PIXELS else 0
@@ -130,12 +135,12 @@ class Upscaler:
 
     def upscale_array(self, image: np.ndarray) -> np.ndarray:
         """uint8 / uint16 (H, W) or (H, W, 3) -> the same dtype, ``scale`` times larger."""
-        if self.model is None and image.dtype == np.uint8:
+        if not self.restores and image.dtype == np.uint8:
             h, w = image.shape[:2]
             return imresize(image, output_shape=(h * self.scale, w * self.scale))  # MATLAB's uint8 bicubic
         peak = np.iinfo(image.dtype).max
         plane = image.astype(np.float32) / np.float32(peak)
-        if image.ndim == 3 and self.model is not None and self.channels == 1:
+        if image.ndim == 3 and self.restores and self.channels == 1:
             # Back to RGB band by band: the float RGB frame (and its temporaries) never exists whole.
             y, cbcr = self._luma_and_chroma(plane)
             out = np.empty(y.shape + (3,), image.dtype)
@@ -150,7 +155,7 @@ class Upscaler:
         Cb/Cr by bicubic, as in the paper (an RGB model takes all three channels)."""
         h, w = image.shape[:2]
         size = (h * self.scale, w * self.scale)
-        if self.model is None:
+        if not self.restores:
             return imresize(image, output_shape=size)
         if self.channels == 3:
             rgb = image if image.ndim == 3 else np.dstack([image] * 3)
@@ -204,6 +209,10 @@ def make_upscaler(scale: int, model: str | SRCNN | None = None, method: str = "s
         raise SRCNNError(f"unsupported scale {scale}: choose from {', '.join(map(str, SCALES))}")
     if method == "bicubic":
         return Upscaler(None, scale)
+    if method == "sparse-coding":
+        from .sparse import SparseCodingUpscaler
+
+        return SparseCodingUpscaler(scale)
     if method != "srcnn":
         raise SRCNNError(f"unknown method {method!r}: choose from {', '.join(METHODS)}")
     if not isinstance(model, SRCNN):

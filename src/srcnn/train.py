@@ -39,7 +39,7 @@ from .data import PatchSampler, StepBatches, StreamingPatches, load_pairs, split
 from .degrade import DEFAULT_BLUR_SIGMA, DEFAULT_NOISE_SIGMA
 from .errors import SRCNNError
 from .evaluate import evaluate_plane
-from .imageio import list_images, read_image
+from .imageio import list_images, read_image, write_text_atomic
 from .infer import Upscaler, resolve_precision
 from .model import SRCNN, SRCNNConfig
 from .weights import atomic_save_safetensors, load_model, save_model
@@ -69,14 +69,17 @@ class TrainConfig:
     patch_mode: str = "random"  # or "grid": the paper's sub-images
     patch_size: int = 48
     stride: int = 14
+    hr_scales: tuple[float, ...] = ()  # extra down-scaled copies of each HR image (in memory only)
     batch_size: int = 64
     val_data: list[str] | None = None  # a folder of validation images; default: held out from data
     val_count: int = 10
+    monitor_data: list[str] | None = None  # a test folder logged for curves only; never used to select
     # optimisation
     recipe: str = "adam"  # or "paper"
     lr: float | None = None  # default: 1e-3 (adam) or 1e-4 (paper)
     loss: str = "mse"  # or "l1"
     steps: int = 20000
+    time_limit: float | None = None  # seconds of training; the schedule then runs on wall time
     warmup_steps: int = 200
     val_every: int = 1000
     precision: str = "auto"  # fp32, bf16 or auto (bf16 where the CPU has AMX / AVX-512 BF16)
@@ -114,13 +117,16 @@ def build_optimizer(model: SRCNN, cfg: TrainConfig) -> torch.optim.Optimizer:
     raise SRCNNError(f"unknown recipe {cfg.recipe!r}: use 'adam' or 'paper'")
 
 
-def lr_factor(step: int, cfg: TrainConfig) -> float:
-    """Multiplier of each group's base lr: constant for the paper, warm-up + cosine for adam."""
+def lr_factor(step: int, cfg: TrainConfig, elapsed: float = 0.0) -> float:
+    """Multiplier of each group's base lr: constant for the paper, warm-up + cosine for adam.
+    With a time limit the cosine follows whichever runs out first, steps or seconds."""
     if cfg.recipe == "paper":
         return 1.0
     if step < cfg.warmup_steps:
         return (step + 1) / cfg.warmup_steps
     progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    if cfg.time_limit:
+        progress = max(progress, elapsed / cfg.time_limit)
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
@@ -135,7 +141,7 @@ def compute_loss(out: torch.Tensor, target: torch.Tensor, cfg: TrainConfig) -> t
 # ---- checkpoints: everything in one safetensors file, scalars as JSON metadata -------------------
 
 def save_checkpoint(path: Path, model: SRCNN, optimizer: torch.optim.Optimizer, step: int, best: dict,
-                    cfg: TrainConfig, elapsed: float = 0.0) -> None:
+                    cfg: TrainConfig, elapsed: float = 0.0, finished: bool = False) -> None:
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     opt = optimizer.state_dict()
     for idx, state in opt["state"].items():
@@ -143,16 +149,33 @@ def save_checkpoint(path: Path, model: SRCNN, optimizer: torch.optim.Optimizer, 
             tensors[f"optim.{idx}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
     tensors["rng.torch"] = torch.get_rng_state()
     meta = {"format": "srcnn-checkpoint", "step": str(step), "best": json.dumps(best), "elapsed": f"{elapsed:.3f}",
-            "param_groups": json.dumps(opt["param_groups"]), "config": json.dumps(asdict(cfg))}
+            "finished": str(int(finished)), "param_groups": json.dumps(opt["param_groups"]), "config": json.dumps(asdict(cfg))}
     atomic_save_safetensors(tensors, path, meta)
+
+
+def read_checkpoint_metadata(path: Path) -> dict:
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+    if meta.get("format") != "srcnn-checkpoint":
+        raise SRCNNError(f"{path}: not an SRCNN training checkpoint")
+    return meta
+
+
+def run_finished(out: str | Path) -> bool:
+    """Whether the run in ``out`` reached its end (steps, time limit or target): its summary.json,
+    written last, says so even where the checkpoint was not kept."""
+    return (Path(out) / "summary.json").exists()
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({torch.get_num_threads()} threads)"
 
 
 def load_checkpoint(path: Path, model: SRCNN, optimizer: torch.optim.Optimizer) -> tuple[int, dict, float]:
     """Restore model, optimiser and torch RNG; returns (step, best validation, seconds trained so far)."""
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata()
-    if meta.get("format") != "srcnn-checkpoint":
-        raise SRCNNError(f"{path}: not an SRCNN training checkpoint")
+    meta = read_checkpoint_metadata(path)
     tensors = load_file(str(path))
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     state: dict[int, dict] = {}
@@ -166,6 +189,10 @@ def load_checkpoint(path: Path, model: SRCNN, optimizer: torch.optim.Optimizer) 
 
 
 # ---- the run ---------------------------------------------------------------------------------------
+
+def _load_planes(paths: list[Path], channels: int) -> list[tuple[str, np.ndarray]]:
+    return [(p.stem, to_plane(read_image(p), channels)) for p in paths]
+
 
 def validate(model: SRCNN, val_images: list[tuple[str, np.ndarray]], cfg: TrainConfig,
              device: torch.device, dtype) -> tuple[float, float]:
@@ -198,9 +225,19 @@ def _patch_source(cfg: TrainConfig, train_paths: list[Path]):
     if cfg.stream:
         return StreamingPatches(train_paths, cfg.scale, cfg.patch_size, cfg.batch_size, degradation=cfg.degradation,
                                 channels=cfg.channels, seed=cfg.seed, noise_sigma=noise, **degrade_kwargs)
-    pairs = load_pairs(train_paths, cfg.scale, cfg.degradation, cfg.channels, cfg.patch_size, **degrade_kwargs)
+    pairs = load_pairs(train_paths, cfg.scale, cfg.degradation, cfg.channels, cfg.patch_size,
+                       tuple(cfg.hr_scales), **degrade_kwargs)
     return PatchSampler(pairs, cfg.patch_size, cfg.batch_size, mode=cfg.patch_mode, stride=cfg.stride,
                         augment=cfg.patch_mode == "random", seed=cfg.seed, noise_sigma=noise)
+
+
+def _agree(value: float, world: int, device: torch.device) -> float:
+    """Rank 0's value on every rank (a no-op in one process). NCCL moves CUDA tensors only."""
+    if world == 1:
+        return value
+    tensor = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.broadcast(tensor, 0)
+    return float(tensor.item())
 
 
 def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -> Path:
@@ -219,6 +256,8 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
     ckpt_path, best_path, log_path = out / "checkpoint.safetensors", out / "best.safetensors", out / "log.csv"
     if ckpt_path.exists() and not cfg.resume:
         raise SRCNNError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    if cfg.stream and cfg.hr_scales:
+        raise SRCNNError("--hr-scales needs the in-memory data (drop --stream)")
     if cfg.batch_size % world:
         raise SRCNNError(f"--batch-size {cfg.batch_size} does not split evenly over {world} processes")
     if lead:
@@ -234,8 +273,10 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
     else:
         train_paths, val_paths = split_validation(paths, cfg.val_count)
     source = _patch_source(cfg, train_paths)
-    val_images = [(p.stem, to_plane(read_image(p), cfg.channels)) for p in val_paths] if lead else []
-    log.info("%d training images (%s), %d validation images, %d processes", len(train_paths),
+    val_images = _load_planes(val_paths, cfg.channels) if lead else []
+    monitor_paths = [p for d in cfg.monitor_data or [] for p in list_images(d)]
+    monitor_images = _load_planes(monitor_paths, cfg.channels) if lead else []
+    log.info("%s: %d training images (%s), %d validation images, %d processes", out, len(train_paths),
              "streamed" if cfg.stream else "in memory", len(val_paths), world)
 
     # model and optimiser
@@ -253,11 +294,15 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
     step, best, elapsed = 0, {"psnr": -1.0, "ssim": 0.0, "step": 0}, 0.0
     if cfg.resume and ckpt_path.exists():
         step, best, elapsed = load_checkpoint(ckpt_path, model, optimizer)
+        if run_finished(out):
+            log.info("%s already finished at step %d", out, step)
+            return best_path
         log.info("resumed %s at step %d", ckpt_path, step)
     net = DistributedDataParallel(model) if world > 1 else model
     if lead and not log_path.exists():
         with log_path.open("w", newline="") as f:
-            csv.writer(f).writerow(["step", "backprops", "loss", "val_psnr", "val_ssim", "lr", "seconds"])
+            csv.writer(f).writerow(["step", "backprops", "loss", "val_psnr", "val_ssim", "lr", "seconds",
+                                    "monitor_psnr"])
 
     last = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
     workers = cfg.workers if cfg.workers is not None else (2 if cfg.stream else 0)
@@ -266,9 +311,13 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
     radius = config.receptive_radius
     bar = tqdm(total=cfg.steps, initial=step, disable=not (progress and lead), unit="step", dynamic_ncols=True)
     start, running = time.time() - elapsed, []
+    out_of_time = False
     for x, y in batches:
+        seconds = time.time() - start
+        if cfg.time_limit:  # every rank follows rank 0's clock, so lr and the stop agree
+            seconds = _agree(seconds, world, device)
         for group, base in zip(optimizer.param_groups, base_lrs):
-            group["lr"] = base * lr_factor(step, cfg)
+            group["lr"] = base * lr_factor(step, cfg, seconds)
         x = x.to(device).contiguous(memory_format=torch.channels_last)
         y = y.to(device)[..., radius:-radius, radius:-radius]  # score only pixels with full context
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
@@ -280,7 +329,8 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
         step += 1
         running.append(loss.item())
         bar.update(1)
-        if step % cfg.val_every and step != cfg.steps:
+        out_of_time = bool(cfg.time_limit) and seconds >= cfg.time_limit
+        if step % cfg.val_every and step != cfg.steps and not out_of_time:
             continue
         stop = False
         if lead:
@@ -289,21 +339,26 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
                 best = {"psnr": val_psnr, "ssim": val_ssim, "step": step}
                 save_model(model, best_path, cfg.scale, val_psnr=round(val_psnr, 4), step=step,
                            recipe=cfg.recipe, degradation=cfg.degradation)
+            monitor = f"{validate(model, monitor_images, cfg, device, dtype)[0]:.4f}" if monitor_images else ""
             with log_path.open("a", newline="") as f:
                 csv.writer(f).writerow([step, step * cfg.batch_size, f"{np.mean(running):.6g}", f"{val_psnr:.4f}",
                                         f"{val_ssim:.5f}", f"{optimizer.param_groups[0]['lr']:.3g}",
-                                        f"{time.time() - start:.1f}"])
+                                        f"{time.time() - start:.1f}", monitor])
             bar.set_postfix(loss=f"{np.mean(running):.3g}", val_psnr=f"{val_psnr:.3f}", best=f"{best['psnr']:.3f}")
-            save_checkpoint(ckpt_path, model, optimizer, step, best, cfg, time.time() - start)
             stop = cfg.target_psnr is not None and val_psnr >= cfg.target_psnr
             if stop:
                 log.info("validation PSNR %.3f reached the target %.2f at step %d", val_psnr, cfg.target_psnr, step)
+            if out_of_time:
+                log.info("time limit of %.0f s reached at step %d", cfg.time_limit, step)
+            finished = stop or out_of_time or step == cfg.steps
+            save_checkpoint(ckpt_path, model, optimizer, step, best, cfg, time.time() - start, finished)
+            if finished:
+                write_text_atomic(out / "summary.json", json.dumps(
+                    {"step": step, "backprops": step * cfg.batch_size, "seconds": round(time.time() - start, 1),
+                     "best": best, "device": _device_name(device)}, indent=2))
         running = []
-        if world > 1:  # every rank learns whether rank 0 stopped
-            flag = torch.tensor([float(stop)])
-            dist.broadcast(flag, 0)
-            stop = bool(flag.item())
-        if stop:
+        stop = bool(_agree(float(stop), world, device))  # every rank learns whether rank 0 stopped
+        if stop or out_of_time:
             break
     bar.close()
     if world > 1:

@@ -83,8 +83,9 @@ class WeightsEntry:
     widths: tuple[int, ...]
     params: int
     metrics: dict = field(default_factory=dict)  # {"Set5": (psnr, ssim), ...} from `srcnn evaluate`, fp32
-    recipe: str = ""  # the command that trained it
-    train_minutes: float = 0.0  # wall time on this project's 2-core CPU machine
+    recipe: str = ""  # the command(s) that trained it
+    train_minutes: float = 0.0  # wall time of those commands, on ``trained_on``
+    trained_on: str = "2-core CPU (AMD EPYC, AVX-512 BF16)"
 
     @property
     def path(self) -> Path:
@@ -92,6 +93,12 @@ class WeightsEntry:
 
 
 _DATA = "--data ../shared/data/T91 ../shared/data/BSD200"
+# The GPU fine-tuning rounds (2026-11-26): each starts from the previous stage's best weights.
+_GPU_ROUND1 = (f"srcnn train {_DATA} --scale {{scale}} --init-from PREVIOUS --batch-size 256 --lr 5e-4 "
+               "--warmup-steps 500 --steps 200000 --time-limit 450 --precision fp32 --device cuda")
+_GPU_ROUND2 = (f"srcnn train {_DATA} --scale {{scale}} --init-from PREVIOUS --hr-scales 0.9 0.8 0.7 0.6 "
+               "--batch-size 256 --lr 3e-4 --warmup-steps 300 --steps 200000 --time-limit 240 --precision fp32 "
+               "--device cuda")
 
 
 class Weights(Enum):
@@ -99,22 +106,27 @@ class Weights(Enum):
 
     SRCNN_955_X2 = WeightsEntry(
         file="srcnn_9-5-5_x2.safetensors", scale=2, arch="9-5-5", widths=(64, 32), params=57281,
-        metrics={"Set5": (36.7277, 0.95480), "Set14": (32.4927, 0.90744)},
-        recipe=f"srcnn train {_DATA} --scale 2 --out runs/x2 --steps 24000 --val-every 1000 --threads 1",
-        train_minutes=108.3,
+        metrics={"Set5": (36.8040, 0.95531), "Set14": (32.5392, 0.90800)},
+        recipe=f"srcnn train {_DATA} --scale 2 --out runs/x2 --steps 24000 --val-every 1000 --threads 1 (CPU); "
+               f"then on the GPU {_GPU_ROUND1.format(scale=2)} (scripts/train_on_gpu.sh)",
+        train_minutes=108.3 + 7.5, trained_on="2-core CPU, then one NVIDIA H200 shared by 9 runs",
     )
     SRCNN_955_X3 = WeightsEntry(
         file="srcnn_9-5-5_x3.safetensors", scale=3, arch="9-5-5", widths=(64, 32), params=57281,
-        metrics={"Set5": (32.6435, 0.90884), "Set14": (29.2065, 0.82024)},
-        recipe=f"srcnn train {_DATA} --scale 3 --out runs/x3 --steps 24000 --val-every 1000 --threads 1",
-        train_minutes=108.3,
+        metrics={"Set5": (32.8138, 0.91119), "Set14": (29.3088, 0.82245)},
+        recipe=f"srcnn train {_DATA} --scale 3 --out runs/x3 --steps 24000 --val-every 1000 --threads 1 (CPU); "
+               f"then on the GPU {_GPU_ROUND1.format(scale=3)} (scripts/train_on_gpu.sh); "
+               f"then {_GPU_ROUND2.format(scale=3)} (scripts/finetune_on_gpu.sh)",
+        train_minutes=108.3 + 7.5 + 4.0, trained_on="2-core CPU, then one NVIDIA H200",
     )
     SRCNN_955_X4 = WeightsEntry(
         file="srcnn_9-5-5_x4.safetensors", scale=4, arch="9-5-5", widths=(64, 32), params=57281,
-        metrics={"Set5": (30.3347, 0.86078), "Set14": (27.3846, 0.74891)},
+        metrics={"Set5": (30.4507, 0.86397), "Set14": (27.4709, 0.75193)},
         recipe=f"srcnn train {_DATA} --scale 4 --init-from X3_STEP5000 --out runs/x4 --steps 16000 "
-               "--val-every 1000 --threads 1  (X3_STEP5000: the x3 run's best.safetensors at its step 5000)",
-        train_minutes=83.8,
+               "--val-every 1000 --threads 1 (CPU; X3_STEP5000: the x3 run's best weights at its step 5000); "
+               f"then on the GPU {_GPU_ROUND1.format(scale=4)} (scripts/train_on_gpu.sh); "
+               f"then {_GPU_ROUND2.format(scale=4)} (scripts/finetune_on_gpu.sh)",
+        train_minutes=83.8 + 7.5 + 4.0, trained_on="2-core CPU, then one NVIDIA H200",
     )
     SRCNN_915_FAST_X3 = WeightsEntry(
         file="srcnn_9-1-5_32-16_x3.safetensors", scale=3, arch="9-1-5", widths=(32, 16), params=3553,
