@@ -141,7 +141,7 @@ def compute_loss(out: torch.Tensor, target: torch.Tensor, cfg: TrainConfig) -> t
 # ---- checkpoints: everything in one safetensors file, scalars as JSON metadata -------------------
 
 def save_checkpoint(path: Path, model: SRCNN, optimizer: torch.optim.Optimizer, step: int, best: dict,
-                    cfg: TrainConfig, elapsed: float = 0.0, finished: bool = False) -> None:
+                    cfg: TrainConfig, elapsed: float = 0.0) -> None:
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     opt = optimizer.state_dict()
     for idx, state in opt["state"].items():
@@ -149,7 +149,7 @@ def save_checkpoint(path: Path, model: SRCNN, optimizer: torch.optim.Optimizer, 
             tensors[f"optim.{idx}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
     tensors["rng.torch"] = torch.get_rng_state()
     meta = {"format": "srcnn-checkpoint", "step": str(step), "best": json.dumps(best), "elapsed": f"{elapsed:.3f}",
-            "finished": str(int(finished)), "param_groups": json.dumps(opt["param_groups"]), "config": json.dumps(asdict(cfg))}
+            "param_groups": json.dumps(opt["param_groups"]), "config": json.dumps(asdict(cfg))}
     atomic_save_safetensors(tensors, path, meta)
 
 
@@ -351,7 +351,7 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
             if out_of_time:
                 log.info("time limit of %.0f s reached at step %d", cfg.time_limit, step)
             finished = stop or out_of_time or step == cfg.steps
-            save_checkpoint(ckpt_path, model, optimizer, step, best, cfg, time.time() - start, finished)
+            save_checkpoint(ckpt_path, model, optimizer, step, best, cfg, time.time() - start)
             if finished:
                 write_text_atomic(out / "summary.json", json.dumps(
                     {"step": step, "backprops": step * cfg.batch_size, "seconds": round(time.time() - start, 1),
