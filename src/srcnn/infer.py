@@ -176,10 +176,14 @@ class Upscaler:
             cbcr[:, :, c] = imresize(ycbcr[:, :, 1 + c], output_shape=size)
         return self(ycbcr[:, :, 0]), cbcr
 
-    def __call__(self, lr: np.ndarray, scale: int | None = None) -> np.ndarray:
-        scale = self.scale if scale is None else scale
-        if scale != self.scale:
+    def _check_scale(self, scale: int | None) -> int:
+        """The scale a call asks for, which must be the one this upscaler was made for."""
+        if scale is not None and scale != self.scale:
             raise ValueError(f"this upscaler is for x{self.scale}, not x{scale}")
+        return self.scale
+
+    def __call__(self, lr: np.ndarray, scale: int | None = None) -> np.ndarray:
+        scale = self._check_scale(scale)
         h, w = lr.shape[:2]
         up = lr if scale == 1 else imresize(lr, output_shape=(h * scale, w * scale))
         return up if self.model is None else self.restore(up)

@@ -312,9 +312,7 @@ class SparseCodingUpscaler(Upscaler):
         return True
 
     def __call__(self, lr: np.ndarray, scale: int | None = None) -> np.ndarray:
-        scale = self.scale if scale is None else scale
-        if scale != self.scale:
-            raise ValueError(f"this upscaler is for x{self.scale}, not x{scale}")
+        scale = self._check_scale(scale)
         lr255 = np.asarray(lr, dtype=np.float64) * 255.0
         h, w = lr255.shape
         mid = imresize(lr255, output_shape=(h * scale, w * scale))
