@@ -46,6 +46,19 @@ def test_array_in_array_out_and_grayscale_stays_grayscale():
     assert pil.mode == "L" and pil.size == (42, 40)
 
 
+def test_pil_images_are_read_as_files_are_alpha_kept_and_16_bit_grey_kept():
+    rgb = smooth_image(12, 14, channels=3)
+    alpha = smooth_image(12, 14, seed=5)
+    rgba = Image.fromarray(np.dstack([rgb, alpha]), mode="RGBA")
+    out = srcnn.upscale(rgba, scale=2, model=random_model())
+    assert out.mode == "RGBA" and out.size == (28, 24)
+    np.testing.assert_array_equal(np.asarray(out)[..., 3], imresize(alpha, 2))  # alpha by bicubic alone
+    deep = Image.fromarray((smooth_image(10, 11).astype(np.uint16) * 257))
+    assert deep.mode.startswith("I;16")
+    assert srcnn.upscale(deep, scale=3, method="bicubic").mode.startswith("I;16")
+    assert srcnn.upscale(Image.fromarray(rgb).convert("P"), scale=2, method="bicubic").mode == "RGB"
+
+
 def test_bicubic_method_is_the_matlab_resize():
     rgb = smooth_image(15, 16, channels=3)
     np.testing.assert_array_equal(srcnn.upscale(rgb, scale=3, method="bicubic"), imresize(rgb, 3))

@@ -11,7 +11,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .atomic import atomic_output
 from .errors import SRCNNError
 
-__all__ = ["IMAGE_SUFFIXES", "Picture", "list_images", "load_picture", "save_picture", "read_image", "open_image",
+__all__ = ["IMAGE_SUFFIXES", "Picture", "list_images", "load_picture", "picture_from_pil", "picture_to_pil", "save_picture", "read_image", "open_image",
            "save_image_atomic", "write_text_atomic"]
 
 IMAGE_SUFFIXES = {".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif"}
@@ -73,22 +73,25 @@ def _read_16bit_colour(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def load_picture(path: str | Path) -> Picture:
-    """Decode any image Pillow reads into a Picture: EXIF orientation applied; palette, CMYK and
-    other modes converted to grey or RGB; alpha kept apart; 16-bit kept at 16 bits."""
+    """Decode any image Pillow reads into a Picture (see :func:`picture_from_pil`), EXIF
+    orientation applied; 16-bit colour, which Pillow cannot hold, is read at 16 bits."""
     path = Path(path)
     image = open_image(path)
     with Image.open(path) as probe:
         sixteen_colour = _is_16bit_colour(probe)
         orientation = probe.getexif().get(0x0112, 1)
-    info = {k: image.info[k] for k in ("icc_profile", "dpi") if k in image.info}
-    exif = image.getexif()
-    if exif:
-        info["exif"] = exif.tobytes()  # exif_transpose already dropped the orientation tag
     if sixteen_colour:
         pixels, alpha = _read_16bit_colour(path)
         # Pillow's copy was turned upright by exif_transpose; turn OpenCV's the same way.
         pixels, alpha = _orient(pixels, orientation), (None if alpha is None else _orient(alpha, orientation))
-        return Picture(pixels, alpha, info)
+        return Picture(pixels, alpha, _carried_info(image))
+    return picture_from_pil(image)
+
+
+def picture_from_pil(image: Image.Image) -> Picture:
+    """A Pillow image as a Picture: palette, CMYK and other modes converted to grey or RGB; alpha
+    kept apart; 16-bit grey kept at 16 bits; ICC profile, EXIF and dpi carried."""
+    info = _carried_info(image)
     mode = image.mode
     if mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
@@ -111,6 +114,29 @@ def load_picture(path: str | Path) -> Picture:
     if mode not in ("L", "RGB"):
         image = image.convert("RGB")
     return Picture(np.asarray(image), None, info)
+
+
+def picture_to_pil(picture: Picture) -> Image.Image:
+    """A Picture of 8-bit pixels or 16-bit grey as a Pillow image (RGBA / LA when it has alpha)."""
+    pixels, alpha = picture.pixels, picture.alpha
+    if pixels.dtype == np.uint16 and (pixels.ndim == 3 or alpha is not None):
+        raise SRCNNError("Pillow cannot hold 16-bit colour or 16-bit alpha; use save_picture")
+    if alpha is not None:
+        image = Image.fromarray(np.dstack([pixels, alpha]), mode="RGBA" if pixels.ndim == 3 else "LA")
+    else:
+        image = Image.fromarray(pixels)  # uint16 grey becomes Pillow's "I;16"
+    for key in ("icc_profile", "exif", "dpi"):
+        if key in picture.info:
+            image.info[key] = picture.info[key]
+    return image
+
+
+def _carried_info(image: Image.Image) -> dict:
+    info = {k: image.info[k] for k in ("icc_profile", "dpi") if k in image.info}
+    exif = image.getexif()
+    if exif:
+        info["exif"] = exif.tobytes()  # exif_transpose already dropped the orientation tag
+    return info
 
 
 def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
@@ -148,10 +174,7 @@ def save_picture(picture: Picture, path: str | Path, quality: int | None = None)
     if deep and (pixels.ndim == 3 or alpha is not None):
         _save_16bit_colour_atomic(pixels, alpha, path)
         return
-    if alpha is not None:
-        image = Image.fromarray(np.dstack([pixels, alpha]), mode="RGBA" if pixels.ndim == 3 else "LA")
-    else:
-        image = Image.fromarray(pixels)  # uint16 grey becomes Pillow's "I;16"
+    image = picture_to_pil(Picture(pixels, alpha))
     params = {k: v for k, v in picture.info.items() if k in ("icc_profile", "exif", "dpi")}
     if quality is not None and fmt in ("JPEG", "WEBP"):
         params["quality"] = quality

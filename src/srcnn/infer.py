@@ -15,7 +15,7 @@ from PIL import Image
 
 from .color import quantize, rgb2ycbcr, ycbcr2rgb
 from .errors import SRCNNError
-from .imageio import Picture
+from .imageio import Picture, picture_from_pil, picture_to_pil
 from .model import SRCNN
 from .resize import imresize
 from .weights import resolve_model
@@ -119,9 +119,10 @@ class Upscaler:
         return self.net(x.to(self.device)).float().cpu()
 
     def upscale_image(self, image):
-        """A PIL image or uint8 / uint16 (H, W) / (H, W, 3) array in, the same kind out, ``scale`` times larger."""
+        """A PIL image or uint8 / uint16 (H, W) / (H, W, 3) array in, the same kind out, ``scale`` times larger.
+        A PIL image is read as the CLI reads files (alpha kept and upscaled by bicubic alone)."""
         if isinstance(image, Image.Image):
-            return Image.fromarray(self.upscale_array(_pil_to_array(image)))
+            return picture_to_pil(self.upscale_picture(picture_from_pil(image)))
         array = np.asarray(image)
         if array.dtype not in (np.uint8, np.uint16) or array.ndim not in (2, 3) or (
                 array.ndim == 3 and array.shape[2] != 3):
@@ -187,14 +188,6 @@ class Upscaler:
         h, w = lr.shape[:2]
         up = lr if scale == 1 else imresize(lr, output_shape=(h * scale, w * scale))
         return up if self.model is None else self.restore(up)
-
-
-def _pil_to_array(image: Image.Image) -> np.ndarray:
-    if image.mode.startswith("I;16"):  # 16-bit grey stays 16-bit (Pillow's convert("L") would clip it)
-        return np.asarray(image).astype(np.uint16)
-    if image.mode not in ("L", "RGB"):
-        image = image.convert("L" if image.mode in ("1", "I", "F") else "RGB")
-    return np.asarray(image)
 
 
 def upscale(image, scale: int = 3, model: str | SRCNN | None = None, method: str = "srcnn",

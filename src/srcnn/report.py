@@ -431,13 +431,16 @@ def _differences_section(ctx: Context) -> str:
                                    "difference_db": d.ours - d.published} for d in ctx.differences]
     train_images = sum(len(list_images(ctx.data / name)) for name in TRAIN_SETS if (ctx.data / name).is_dir())
     configs = [run.config for run in ctx.runs.values()]
+    held_out = max((int(c.get("val_count", 0)) for c in configs if not c.get("val_data")), default=0)
     recipes = sorted({c["recipe"] for c in configs})
     residual = all(c.get("residual") for c in configs)
     backprops = sorted(run.summary["backprops"] for run in ctx.runs.values())
     cut = [run for run in ctx.runs.values() if run.cut_short]
     shipped = default_weights(STUDY_SCALE)
     lines += ["", "Why:", "",
-              f"- **Training data**: {' + '.join(TRAIN_SETS)}, {train_images} images, against {PAPER_TRAINING}.",
+              f"- **Training data**: {' + '.join(TRAIN_SETS)}, {train_images} images"
+              + (f" ({train_images - held_out} trained on, {held_out} held out for checkpoint selection)" if held_out else "")
+              + f", against {PAPER_TRAINING}.",
               f"- **Recipe**: {', '.join(recipes)}"
               + (" (Adam, warm-up and cosine decay)" if recipes == ["adam"] else "")
               + (" with a global residual connection" if residual else "")
