@@ -11,10 +11,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .atomic import atomic_output
 from .errors import SRCNNError
 
-__all__ = ["IMAGE_SUFFIXES", "Picture", "list_images", "load_picture", "picture_from_pil", "picture_to_pil", "save_picture", "read_image", "open_image",
-           "save_image_atomic", "write_text_atomic"]
+__all__ = ["IMAGE_SUFFIXES", "Picture", "list_images", "load_picture", "picture_from_pil", "picture_to_pil",
+           "save_picture", "read_image", "open_image", "save_image_atomic", "write_text_atomic"]
 
 IMAGE_SUFFIXES = {".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif"}
+CARRIED_INFO = ("icc_profile", "exif", "dpi")  # what an upscaled picture keeps of its source's metadata
 
 
 def list_images(folder: str | Path, recursive: bool = True) -> list[Path]:
@@ -125,9 +126,7 @@ def picture_to_pil(picture: Picture) -> Image.Image:
         image = Image.fromarray(np.dstack([pixels, alpha]), mode="RGBA" if pixels.ndim == 3 else "LA")
     else:
         image = Image.fromarray(pixels)  # uint16 grey becomes Pillow's "I;16"
-    for key in ("icc_profile", "exif", "dpi"):
-        if key in picture.info:
-            image.info[key] = picture.info[key]
+    image.info.update({k: v for k, v in picture.info.items() if k in CARRIED_INFO})
     return image
 
 
@@ -175,7 +174,7 @@ def save_picture(picture: Picture, path: str | Path, quality: int | None = None)
         _save_16bit_colour_atomic(pixels, alpha, path)
         return
     image = picture_to_pil(Picture(pixels, alpha))
-    params = {k: v for k, v in picture.info.items() if k in ("icc_profile", "exif", "dpi")}
+    params = {k: v for k, v in picture.info.items() if k in CARRIED_INFO}
     if quality is not None and fmt in ("JPEG", "WEBP"):
         params["quality"] = quality
     save_image_atomic(image, path, **params)
