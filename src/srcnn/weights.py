@@ -100,14 +100,11 @@ _GPU_ROUND2 = (f"srcnn train {_DATA} --scale {{scale}} --init-from PREVIOUS --hr
                "--batch-size 256 --lr 3e-4 --warmup-steps 300 --steps 200000 --time-limit 240 --precision fp32 "
                "--device cuda")
 
-# A third, CPU-only round for x4 (2026-11-26): lower lr, bf16, wall-time cosine schedule.
-_CPU_ROUND3 = (f"srcnn train {_DATA} --scale {{scale}} --init-from PREVIOUS --hr-scales 0.9 0.8 0.7 0.6 "
-               "--batch-size 128 --lr 1e-4 --warmup-steps 200 --steps 1000000 --time-limit 7500 --val-every 500 "
-               "--precision bf16 --threads 2")
-# A fourth, for x4 (the same day, still no GPU): also 0.5 and 0.4 copies of the HR images.
-_CPU_ROUND4 = (f"srcnn train {_DATA} --scale {{scale}} --init-from PREVIOUS --hr-scales 0.9 0.8 0.7 0.6 0.5 0.4 "
-               "--batch-size 128 --lr 1e-4 --warmup-steps 200 --steps 1000000 --time-limit 6900 --val-every 500 "
-               "--precision bf16 --threads 2")
+# Two more CPU-only rounds for x4 (2026-11-26, no GPU lent): lower lr, bf16, wall-time cosine
+# schedule; the second also adds 0.5 and 0.4 copies of the HR images.
+_CPU_ROUND = (f"srcnn train {_DATA} --scale {{scale}} --init-from PREVIOUS --hr-scales {{hr_scales}} "
+              "--batch-size 128 --lr 1e-4 --warmup-steps 200 --steps 1000000 --time-limit {seconds} --val-every 500 "
+              "--precision bf16 --threads 2")
 
 
 class Weights(Enum):
@@ -135,7 +132,8 @@ class Weights(Enum):
                "--val-every 1000 --threads 1 (CPU; X3_STEP5000: the x3 run's best weights at its step 5000); "
                f"then on the GPU {_GPU_ROUND1.format(scale=4)} (scripts/train_on_gpu.sh); "
                f"then {_GPU_ROUND2.format(scale=4)} (scripts/finetune_on_gpu.sh); "
-               f"then on the CPU again {_CPU_ROUND3.format(scale=4)}; then {_CPU_ROUND4.format(scale=4)}",
+               f"then on the CPU again {_CPU_ROUND.format(scale=4, hr_scales='0.9 0.8 0.7 0.6', seconds=7500)}; "
+               f"then {_CPU_ROUND.format(scale=4, hr_scales='0.9 0.8 0.7 0.6 0.5 0.4', seconds=6900)}",
         train_minutes=83.8 + 7.5 + 4.0 + 125.0 + 115.0,
         trained_on="2-core CPU, then one NVIDIA H200, then the 2-core CPU",
     )
