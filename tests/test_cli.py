@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from srcnn.cli import main
-from srcnn.model import SRCNN, SRCNNConfig
+from srcnn.models import SRCNN, SRCNNConfig
 from srcnn.resize import imresize
 from srcnn.weights import save_model
 from conftest import smooth_image

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from srcnn.cli import main
-from srcnn.model import SRCNN, SRCNNConfig
+from srcnn.models import SRCNN, SRCNNConfig
 from srcnn.weights import save_model
 
 ort = pytest.importorskip("onnxruntime")

@@ -7,7 +7,7 @@ papers' exact evaluation protocol.
 
 from .errors import SRCNNError
 from .infer import Upscaler, upscale
-from .model import SRCNN, SRCNNConfig
+from .models import SRCNN, SRCNNConfig
 from .weights import Weights, load_model, save_model
 
 __all__ = ["upscale", "Upscaler", "SRCNN", "SRCNNConfig", "Weights", "load_model", "save_model", "SRCNNError"]

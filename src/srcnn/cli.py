@@ -96,8 +96,21 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--channels", type=int, default=defaults.channels, choices=(1, 3), help="1: Y, 3: RGB")
     tr.add_argument("--residual", action=argparse.BooleanOptionalAction, default=None,
                     help="add the bicubic input to the output (default: on for adam, off for paper)")
+    tr.add_argument("--family", default=defaults.family, choices=("srcnn", "fsrcnn"),
+                    help="srcnn: the network on the bicubic-upscaled image; fsrcnn: on the LR image "
+                         f"(default: {defaults.family})")
+    tr.add_argument("--dsm", type=int, nargs=3, metavar=("D", "S", "M"),
+                    help="FSRCNN's widths d, s and mapping layers m (default: 56 12 4; FSRCNN-s: 32 5 1)")
+    tr.add_argument("--upsampler", default=defaults.upsampler, choices=("subpixel", "deconv"),
+                    help=f"FSRCNN's last layer (default: {defaults.upsampler})")
+    tr.add_argument("--activation", default=defaults.activation, choices=("prelu", "relu"),
+                    help=f"FSRCNN's non-linearity (default: {defaults.activation})")
     tr.add_argument("--init", choices=("kaiming", "paper"))
-    tr.add_argument("--init-from", metavar="WEIGHTS", help="start from these weights (fine-tuning)")
+    tr.add_argument("--init-from", metavar="WEIGHTS",
+                    help="start from these weights (fine-tuning); an FSRCNN of another scale loads all but "
+                         "its last layer (the paper's transfer)")
+    tr.add_argument("--train-layers", default=defaults.train_layers, choices=("all", "last"),
+                    help=f"with --init-from: train every layer or only the last (default: {defaults.train_layers})")
     tr.add_argument("--degradation", default=defaults.degradation, choices=DEGRADATIONS)
     tr.add_argument("--blur-sigma", type=float, default=defaults.blur_sigma)
     tr.add_argument("--noise-sigma", type=float, default=defaults.noise_sigma, help="in 0..255 units")

@@ -9,7 +9,7 @@ import torch
 
 from .atomic import atomic_output
 from .errors import SRCNNError
-from .model import SRCNN
+from .models import SRCNN
 
 __all__ = ["export_onnx"]
 

@@ -1,4 +1,5 @@
-"""Running a trained SRCNN on images: bicubic up-scaling, then the network on luma.
+"""Running a trained model on images: the network on luma (after bicubic up-scaling for SRCNN,
+on the LR image itself for FSRCNN), chroma by bicubic.
 
 ``upscale(image, scale)`` is the Python API behind ``srcnn upscale``: a PIL image or a NumPy array
 in, the same kind out, exactly ``scale`` times larger. Colour images send Y through the network and
@@ -12,11 +13,11 @@ import copy
 import numpy as np
 import torch
 from PIL import Image
+from torch import nn
 
 from .color import quantize, rgb2ycbcr, ycbcr2rgb
 from .errors import SRCNNError
 from .imageio import Picture, picture_from_pil, picture_to_pil
-from .model import SRCNN
 from .resize import imresize
 from .weights import resolve_model
 
@@ -58,12 +59,15 @@ class Upscaler:
     Tiles overlap by the network's receptive radius, so the result equals the whole-image result.
     """
 
-    def __init__(self, model: SRCNN | None, scale: int, precision: str = "fp32", device: str | torch.device = "cpu",
+    def __init__(self, model: nn.Module | None, scale: int, precision: str = "fp32", device: str | torch.device = "cpu",
                  tile: int | None = None):
         if scale not in SCALES and not (model is not None and scale == 1):
             raise SRCNNError(f"unsupported scale {scale}: choose from {', '.join(map(str, SCALES))}")
         if tile is not None and tile < 0:
             raise SRCNNError(f"tile size must be positive (or 0 for none), got {tile}")
+        if model is not None and model.config.upscale_factor not in (1, scale):
+            raise SRCNNError(f"this {model.config.family.upper()} model up-scales x{model.config.upscale_factor}, "
+                             f"not x{scale}")
         self.model = model
         self.scale = scale
         self.device = torch.device(device)
@@ -93,25 +97,29 @@ class Upscaler:
         return self.tile
 
     @torch.inference_mode()
-    def restore(self, upscaled: np.ndarray) -> np.ndarray:
-        """Run the network on a bicubic-upscaled (H, W) or (H, W, C) float plane; float32 out."""
-        x = torch.from_numpy(np.ascontiguousarray(upscaled, dtype=np.float32))
+    def restore(self, plane: np.ndarray) -> np.ndarray:
+        """Run the network on a float (H, W) or (H, W, C) plane on its input grid (the bicubic-upscaled
+        image for SRCNN, the LR image for FSRCNN); float32 out, ``upscale_factor`` times larger."""
+        x = torch.from_numpy(np.ascontiguousarray(plane, dtype=np.float32))
         x = x[None, None] if x.ndim == 2 else x.permute(2, 0, 1)[None]
+        f = self.model.config.upscale_factor
         h, w = x.shape[-2:]
-        tile = self._tile_size(h, w)
-        if not tile or (h <= tile and w <= tile):
+        tile = self._tile_size(h * f, w * f)
+        step = max(1, tile // f)  # tiles are cut on the input grid; output positions = input positions x f
+        if not tile or (h <= step and w <= step):
             y = self._run(x)
         else:
-            y = torch.empty_like(x)
-            r = self.model.config.receptive_radius  # the context a tile needs from its neighbours
-            for top in range(0, h, tile):
-                for left in range(0, w, tile):
-                    bottom, right = min(top + tile, h), min(left + tile, w)
+            y = torch.empty(x.shape[:2] + (h * f, w * f))
+            r = self.model.receptive_radius  # the context a tile needs from its neighbours, on the input grid
+            for top in range(0, h, step):
+                for left in range(0, w, step):
+                    bottom, right = min(top + step, h), min(left + step, w)
                     t0, l0 = max(0, top - r), max(0, left - r)
                     piece = self._run(x[..., t0 : min(h, bottom + r), l0 : min(w, right + r)])
-                    y[..., top:bottom, left:right] = piece[..., top - t0 : bottom - t0, left - l0 : right - l0]
+                    y[..., top * f : bottom * f, left * f : right * f] = piece[
+                        ..., (top - t0) * f : (bottom - t0) * f, (left - l0) * f : (right - l0) * f]
         y = y[0].numpy()
-        return y[0] if upscaled.ndim == 2 else y.transpose(1, 2, 0)
+        return y[0] if plane.ndim == 2 else y.transpose(1, 2, 0)
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
         if self.compute_dtype != torch.float32:
@@ -184,23 +192,27 @@ class Upscaler:
         return self.scale
 
     def __call__(self, lr: np.ndarray, scale: int | None = None) -> np.ndarray:
+        """The LR plane (float, [0, 1]) -> the upscaled plane: bicubic first where the network takes
+        the HR grid (SRCNN), straight into the network where it takes the LR grid (FSRCNN)."""
         scale = self._check_scale(scale)
+        if self.model is not None and self.model.config.input_grid == "lr":
+            return self.restore(lr)
         h, w = lr.shape[:2]
         up = lr if scale == 1 else imresize(lr, output_shape=(h * scale, w * scale))
         return up if self.model is None else self.restore(up)
 
 
-def upscale(image, scale: int = 3, model: str | SRCNN | None = None, method: str = "srcnn",
+def upscale(image, scale: int = 3, model: str | nn.Module | None = None, method: str = "srcnn",
             precision: str = "fp32", device: str = "cpu", tile: int | None = None):
     """Upscale a PIL image or a uint8 NumPy array by ``scale``; returns the same kind.
 
-    ``model`` is a shipped model's name, a weights file, an ``SRCNN`` instance, or None for the
+    ``model`` is a shipped model's name, a weights file, a model instance (SRCNN, FSRCNN), or None for the
     shipped default of that scale. ``method='bicubic'`` is the MATLAB-exact bicubic baseline.
     """
     return make_upscaler(scale, model, method, precision, device, tile).upscale_image(image)
 
 
-def make_upscaler(scale: int, model: str | SRCNN | None = None, method: str = "srcnn",
+def make_upscaler(scale: int, model: str | nn.Module | None = None, method: str = "srcnn",
                   precision: str = "fp32", device: str = "cpu", tile: int | None = None) -> Upscaler:
     if scale not in SCALES:
         raise SRCNNError(f"unsupported scale {scale}: choose from {', '.join(map(str, SCALES))}")
@@ -212,6 +224,6 @@ def make_upscaler(scale: int, model: str | SRCNN | None = None, method: str = "s
         return SparseCodingUpscaler(scale)
     if method != "srcnn":
         raise SRCNNError(f"unknown method {method!r}: choose from {', '.join(METHODS)}")
-    if not isinstance(model, SRCNN):
+    if not isinstance(model, nn.Module):
         model, _ = resolve_model(model, scale)
     return Upscaler(model, scale, precision, device, tile)

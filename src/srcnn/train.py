@@ -23,7 +23,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +41,7 @@ from .errors import SRCNNError
 from .evaluate import evaluate_plane
 from .imageio import list_images, read_image, write_text_atomic
 from .infer import Upscaler, resolve_precision
-from .model import SRCNN, SRCNNConfig
+from .models import FSRCNN, SRCNN, FSRCNNConfig, SRCNNConfig
 from .weights import atomic_save_safetensors, load_model, save_model
 
 __all__ = ["TrainConfig", "train"]
@@ -60,8 +60,13 @@ class TrainConfig:
     n2: int = 32
     channels: int = 1
     residual: bool = True
+    family: str = "srcnn"  # or "fsrcnn": the network on the LR grid (then dsm, upsampler, activation)
+    dsm: tuple[int, int, int] = (56, 12, 4)  # FSRCNN's d, s, m; FSRCNN-s is (32, 5, 1)
+    upsampler: str = "subpixel"  # FSRCNN's last layer: "subpixel" or the paper's "deconv"
+    activation: str = "prelu"  # FSRCNN's non-linearity: "prelu" (the paper) or "relu"
     init: str = "kaiming"  # or "paper"
     init_from: str | None = None  # start from these weights (e.g. the x3 model for x2 / x4)
+    train_layers: str = "all"  # or "last": train only the last layer (the FSRCNN paper's transfer)
     # data
     degradation: str = "bicubic"
     blur_sigma: float = DEFAULT_BLUR_SIGMA
@@ -105,15 +110,50 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build_optimizer(model: SRCNN, cfg: TrainConfig) -> torch.optim.Optimizer:
+def build_model(cfg: TrainConfig) -> torch.nn.Module:
+    """The untrained network ``cfg`` describes, initialised by its recipe."""
+    if cfg.family == "srcnn":
+        model = SRCNN(SRCNNConfig.from_arch(cfg.arch, cfg.n1, cfg.n2, cfg.channels, cfg.residual))
+    elif cfg.family == "fsrcnn":
+        d, s, m = cfg.dsm
+        model = FSRCNN(FSRCNNConfig(cfg.scale, d, s, m, cfg.channels, cfg.upsampler, cfg.activation, cfg.residual))
+    else:
+        raise SRCNNError(f"unknown model family {cfg.family!r}: use 'srcnn' or 'fsrcnn'")
+    model.init_weights(cfg.init)
+    return model
+
+
+def load_initial_weights(model: torch.nn.Module, path: str, cfg: TrainConfig) -> None:
+    """Start from ``path``: the same architecture loads whole; a model of the same family made for
+    another scale (FSRCNN x3 for x2 / x4, as the paper transfers) loads all but its scale-specific
+    last layer. ``cfg.train_layers == "last"`` then freezes everything but the last layer."""
+    pretrained, _ = load_model(path)
+    if pretrained.config == model.config:
+        model.load_state_dict(pretrained.state_dict())
+    elif (pretrained.config.family == model.config.family and hasattr(model.config, "scale")
+          and replace(pretrained.config, scale=model.config.scale) == model.config):
+        shared = {k: v for k, v in pretrained.state_dict().items() if not k.startswith("last.")}
+        model.load_state_dict(shared, strict=False)
+    else:
+        raise SRCNNError(f"{path}: architecture {pretrained.config} differs from {model.config}")
+    if cfg.train_layers == "last":
+        last = set(map(id, model.last_layer.parameters()))
+        for p in model.parameters():
+            p.requires_grad_(id(p) in last)
+    elif cfg.train_layers != "all":
+        raise SRCNNError(f"--train-layers must be 'all' or 'last', got {cfg.train_layers!r}")
+
+
+def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    trainable = [p for p in model.parameters() if p.requires_grad]
     if cfg.recipe == "paper":
         lr = cfg.lr or 1e-4
-        *hidden, last = model.layers
-        groups = [{"params": [p for conv in hidden for p in conv.parameters()], "lr": lr},
-                  {"params": list(last.parameters()), "lr": lr / 10}]
-        return torch.optim.SGD(groups, lr=lr, momentum=0.9)
+        last = set(map(id, model.last_layer.parameters()))
+        groups = [{"params": [p for p in trainable if id(p) not in last], "lr": lr},
+                  {"params": [p for p in trainable if id(p) in last], "lr": lr / 10}]
+        return torch.optim.SGD([g for g in groups if g["params"]], lr=lr, momentum=0.9)
     if cfg.recipe == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr or 1e-3)
+        return torch.optim.Adam(trainable, lr=cfg.lr or 1e-3)
     raise SRCNNError(f"unknown recipe {cfg.recipe!r}: use 'adam' or 'paper'")
 
 
@@ -140,7 +180,7 @@ def compute_loss(out: torch.Tensor, target: torch.Tensor, cfg: TrainConfig) -> t
 
 # ---- checkpoints: everything in one safetensors file, scalars as JSON metadata -------------------
 
-def save_checkpoint(path: Path, model: SRCNN, optimizer: torch.optim.Optimizer, step: int, best: dict,
+def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int, best: dict,
                     cfg: TrainConfig, elapsed: float = 0.0) -> None:
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     opt = optimizer.state_dict()
@@ -173,7 +213,7 @@ def _device_name(device: torch.device) -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
-def load_checkpoint(path: Path, model: SRCNN, optimizer: torch.optim.Optimizer) -> tuple[int, dict, float]:
+def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[int, dict, float]:
     """Restore model, optimiser and torch RNG; returns (step, best validation, seconds trained so far)."""
     meta = read_checkpoint_metadata(path)
     tensors = load_file(str(path))
@@ -194,7 +234,7 @@ def _load_planes(paths: list[Path], channels: int) -> list[tuple[str, np.ndarray
     return [(p.stem, to_plane(read_image(p), channels)) for p in paths]
 
 
-def validate(model: SRCNN, val_images: list[tuple[str, np.ndarray]], cfg: TrainConfig,
+def validate(model: torch.nn.Module, val_images: list[tuple[str, np.ndarray]], cfg: TrainConfig,
              device: torch.device, dtype) -> tuple[float, float]:
     """Mean PSNR / SSIM on the validation images, with the evaluation protocol."""
     model.eval()
@@ -219,14 +259,15 @@ def _setup_distributed(device: torch.device) -> tuple[int, int, torch.device]:
     return dist.get_rank(), dist.get_world_size(), device
 
 
-def _patch_source(cfg: TrainConfig, train_paths: list[Path]):
+def _patch_source(cfg: TrainConfig, train_paths: list[Path], input_grid: str):
     noise = cfg.noise_sigma if cfg.degradation == "noise" else None
     degrade_kwargs = {"blur_sigma": cfg.blur_sigma} if cfg.degradation == "blur" else {}
     if cfg.stream:
         return StreamingPatches(train_paths, cfg.scale, cfg.patch_size, cfg.batch_size, degradation=cfg.degradation,
-                                channels=cfg.channels, seed=cfg.seed, noise_sigma=noise, **degrade_kwargs)
+                                channels=cfg.channels, seed=cfg.seed, noise_sigma=noise, input_grid=input_grid,
+                                **degrade_kwargs)
     pairs = load_pairs(train_paths, cfg.scale, cfg.degradation, cfg.channels, cfg.patch_size,
-                       tuple(cfg.hr_scales), **degrade_kwargs)
+                       tuple(cfg.hr_scales), input_grid, **degrade_kwargs)
     return PatchSampler(pairs, cfg.patch_size, cfg.batch_size, mode=cfg.patch_mode, stride=cfg.stride,
                         augment=cfg.patch_mode == "random", seed=cfg.seed, noise_sigma=noise)
 
@@ -272,7 +313,9 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
         train_paths, val_paths = paths, [p for d in cfg.val_data for p in list_images(d)]
     else:
         train_paths, val_paths = split_validation(paths, cfg.val_count)
-    source = _patch_source(cfg, train_paths)
+    model = build_model(cfg)
+    config = model.config
+    source = _patch_source(cfg, train_paths, config.input_grid)
     val_images = _load_planes(val_paths, cfg.channels) if lead else []
     monitor_paths = [p for d in cfg.monitor_data or [] for p in list_images(d)]
     monitor_images = _load_planes(monitor_paths, cfg.channels) if lead else []
@@ -280,14 +323,8 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
              "streamed" if cfg.stream else "in memory", len(val_paths), world)
 
     # model and optimiser
-    config = SRCNNConfig.from_arch(cfg.arch, cfg.n1, cfg.n2, cfg.channels, cfg.residual)
-    model = SRCNN(config)
-    model.init_weights(cfg.init)
     if cfg.init_from:
-        pretrained, _ = load_model(cfg.init_from)
-        if pretrained.config != config:
-            raise SRCNNError(f"{cfg.init_from}: architecture {pretrained.config} differs from {config}")
-        model.load_state_dict(pretrained.state_dict())
+        load_initial_weights(model, cfg.init_from, cfg)
     model.to(device).to(memory_format=torch.channels_last).train()
     optimizer = build_optimizer(model, cfg)
     base_lrs = [g["lr"] for g in optimizer.param_groups]
@@ -308,7 +345,7 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
     workers = cfg.workers if cfg.workers is not None else (2 if cfg.stream else 0)
     batches = DataLoader(StepBatches(source, rank, world), batch_size=None, sampler=range(step, last),
                          num_workers=workers, persistent_workers=False)
-    radius = config.receptive_radius
+    crop = model.train_crop  # target pixels per side that forward(same_size=False) leaves out
     bar = tqdm(total=cfg.steps, initial=step, disable=not (progress and lead), unit="step", dynamic_ncols=True)
     start, running = time.time() - elapsed, []
     out_of_time = False
@@ -319,7 +356,9 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
         for group, base in zip(optimizer.param_groups, base_lrs):
             group["lr"] = base * lr_factor(step, cfg, seconds)
         x = x.to(device).contiguous(memory_format=torch.channels_last)
-        y = y.to(device)[..., radius:-radius, radius:-radius]  # score only pixels with full context
+        y = y.to(device)
+        if crop:
+            y = y[..., crop:-crop, crop:-crop]  # score only pixels with full context
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             pred = net(x, same_size=False)
         loss = compute_loss(pred.float(), y, cfg)

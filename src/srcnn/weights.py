@@ -1,7 +1,8 @@
-"""Saving and loading SRCNN weights as safetensors, and the models shipped with the package.
+"""Saving and loading model weights as safetensors, and the models shipped with the package.
 
 A weights file carries everything needed to use it in its metadata: ``format`` ("srcnn"), the
-architecture, widths, channels, residual flag and the scale it was trained for. No pickle.
+model ``family`` ("srcnn" or "fsrcnn"; files without it are SRCNN), the family's architecture
+fields and the scale it was trained for. No pickle.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from .atomic import atomic_output
 from .errors import SRCNNError
-from .model import SRCNN, SRCNNConfig
+from .models import SRCNN, model_from_metadata
 
 __all__ = ["save_model", "load_model", "read_metadata", "Weights", "default_weights", "resolve_model",
            "atomic_save_safetensors"]
@@ -57,13 +58,12 @@ def load_model(path: str | Path, scale: int | None = None) -> tuple[SRCNN, dict[
     """Build the model a weights file describes and load it. With ``scale``, refuse a file made for another."""
     meta = read_metadata(path)
     try:
-        config = SRCNNConfig.from_metadata(meta)
         file_scale = int(meta["scale"])
+        model = model_from_metadata(meta)
     except (KeyError, ValueError) as exc:
-        raise SRCNNError(f"{path}: SRCNN weights with unreadable metadata ({exc})") from None
+        raise SRCNNError(f"{path}: weights with unreadable metadata ({exc})") from None
     if scale is not None and file_scale != scale:
         raise SRCNNError(f"{path}: these weights are for x{file_scale}, not x{scale}")
-    model = SRCNN(config)
     try:
         model.load_state_dict(load_file(str(path)))
     except (RuntimeError, SafetensorError) as exc:
