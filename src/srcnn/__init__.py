@@ -6,9 +6,24 @@ papers' exact evaluation protocol.
 """
 
 from .errors import SRCNNError
-from .infer import Upscaler, upscale
-from .model import SRCNN, SRCNNConfig
-from .weights import Weights, load_model, save_model
 
 __all__ = ["upscale", "Upscaler", "SRCNN", "SRCNNConfig", "Weights", "load_model", "save_model", "SRCNNError"]
 __version__ = "0.1.0"
+
+# The public names load on first use, so that `import srcnn.cli` (and `srcnn --help`) does not import torch.
+_LAZY = {"upscale": "infer", "Upscaler": "infer", "SRCNN": "model", "SRCNNConfig": "model",
+         "Weights": "weights", "load_model": "weights", "save_model": "weights"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'srcnn' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
