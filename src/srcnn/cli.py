@@ -48,7 +48,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
     def _get_help_string(self, action):
         text = action.help or ""
         if (action.option_strings and "default" not in text and "%(default)" not in text
-                and action.default not in (None, False, argparse.SUPPRESS)):
+                and action.default is not None and action.default is not False and action.default != argparse.SUPPRESS):
             text += " (default: %(default)s)"
         return text
 

@@ -90,7 +90,10 @@ def _collect(inputs, output: Path, to_folder: bool) -> list[tuple[Path, PurePath
             raise SRCNNError(f"{item}: not a file or folder")
         else:
             raise SRCNNError(f"{item}: no such file or folder")
-    return found
+    unique: dict[str, tuple[Path, PurePath]] = {}
+    for source, rel in found:  # a file named twice (e.g. a folder and a file in it) is upscaled once
+        unique.setdefault(_key(source), (source, rel))
+    return list(unique.values())
 
 
 def _check_file_target(source: Path, target: Path, ext: str) -> None:
