@@ -352,5 +352,5 @@ def test_api_and_cli_give_the_same_pixels(tmp_path, capsys, weights):
 
 def test_export_help_states_the_onnx_contract():
     text = _subparsers(_parser())["export"].format_help()
-    for fragment in ("bicubic-upscaled", "float32", "(N, C, H, W)", "clamped to [0, 1]", "Y plane"):
+    for fragment in ("upscaled by bicubic", "float32", "(N, C, H, W)", "clamped to [0, 1]", "Y plane", "dynamic"):
         assert fragment in " ".join(text.split()), fragment

@@ -34,12 +34,13 @@ EXIT_ERROR = 2
 EPILOG = "exit codes: 0 all done, 1 some inputs failed (the others were written), 2 bad usage or input"
 
 ONNX_CONTRACT = """\
-The ONNX graph takes the bicubic-upscaled image, not the small one: input "input", float32,
-shape (N, C, H, W) with dynamic N, H and W, C = 1 (the Y plane of YCbCr, BT.601 as in MATLAB's
-rgb2ycbcr, scaled to [0, 1]) or 3 (RGB in [0, 1]) for an RGB model; output "output", the same
-shape, the restored plane clamped to [0, 1]. Borders are padded by replication, so the output has
-the input's size. Colour images: Cb / Cr stay bicubic, as in the paper. Metadata: format, arch,
-widths, channels, residual and scale."""
+Export a model to ONNX. The contract of the graph:
+  input  "input": float32, (N, C, H, W), N, H and W dynamic: the image already upscaled by bicubic
+         (MATLAB-exact, srcnn.resize.imresize), C = 1: its Y plane (MATLAB's rgb2ycbcr, BT.601,
+         studio range) divided by 255, so in [0, 1]; C = 3 for an RGB model: RGB in [0, 1].
+  output "output": the same shape, the restored plane, clamped to [0, 1]. Borders are padded by
+         replication, so the output has the input's size. Cb / Cr of a colour image stay bicubic.
+  metadata: format, arch, widths, channels, residual and scale."""
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -124,9 +125,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     up = sub.add_parser("upscale", help="upscale images or videos: a file to a file, or files / folders to a folder",
-                        description="Upscale images (and videos, frame by frame). Every output is planned before any "
-                                    "work: an output that is an input, two inputs with one output, or an existing "
-                                    "output (without --overwrite / --skip-existing) stops the command, nothing written.")
+                        description="Upscale images (and videos, frame by frame). Every output is planned before any\n"
+                                    "work: an output that is an input, two inputs with one output, or an existing\n"
+                                    "output (without --overwrite / --skip-existing) stops the command, nothing written.\n"
+                                    "A folder walk never enters the output folder. Ends with one line: what it wrote.")
     up.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, or folders of images (recursive)")
     up.add_argument("-o", "--output", required=True,
                     help="an output file (one input; an image or video extension) or a folder (a name without an "
