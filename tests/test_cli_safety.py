@@ -219,6 +219,28 @@ def test_single_file_ends_with_a_wrote_line(tmp_path, capsys):
     assert last.startswith(f"wrote {tmp_path / 'o.png'} (") and " B, " in last and last.endswith(" s)")
 
 
+def test_a_jpeg_into_a_folder_stays_a_jpeg_at_quality_95(tmp_path, capsys):
+    src = write(tmp_path / "photo.jpg", smooth_image(30, 30, channels=3), quality=90)
+    code, _, err = run(capsys, "upscale", src, "-o", f"{tmp_path / 'o1'}/", *BICUBIC)  # '-o o1/': a folder
+    assert code == 0, err
+    code, _, err = run(capsys, "upscale", src, "-o", tmp_path / "q95.jpg", *BICUBIC, "--quality", "95")
+    assert code == 0, err
+    assert Image.open(tmp_path / "o1" / "photo.jpg").format == "JPEG"
+    assert (tmp_path / "o1" / "photo.jpg").read_bytes() == (tmp_path / "q95.jpg").read_bytes()
+
+
+def test_evaluate_and_export_end_with_what_they_did(tmp_path, capsys, weights, tiny_set):
+    code, out, err = run(capsys, "evaluate", tiny_set[1], "--scale", "2", "--method", "bicubic",
+                         "--json", tmp_path / "s.json")
+    assert code == 0, err
+    assert out.strip().splitlines()[-1].startswith(f"wrote {tmp_path / 's.json'} (")
+    pytest.importorskip("onnx")
+    code, out, err = run(capsys, "export", "--model", weights, "-o", tmp_path / "m.onnx")
+    assert code == 0, err
+    last = out.strip().splitlines()[-1]
+    assert last.startswith(f"wrote {tmp_path / 'm.onnx'} (") and "KB" in last and last.endswith(" s)")
+
+
 def test_tile_progress_on_a_terminal_only(tmp_path, capsys, monkeypatch, weights):
     src = write(tmp_path / "a.png", smooth_image(20, 20))
     argv = ["upscale", src, "-o", tmp_path / "o.png", "--scale", "3", "--model", weights, "--tile", "16"]

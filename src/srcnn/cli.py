@@ -225,7 +225,7 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--target-psnr", type=float, help="stop once validation PSNR reaches this (default: none)")
     tr.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
     tr.add_argument("--threads", type=_positive_int, help="torch intra-op threads (default: all cores)")
-    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar (it shows only on a terminal anyway)")
 
     ld = sub.add_parser("learn-dictionary", help="learn a sparse-coding (ScSR) dictionary on HR images")
     ld.add_argument("--data", nargs="+", required=True, metavar="DIR", help="folders of HR images (the authors: T91)")
@@ -443,7 +443,7 @@ def _cmd_train(args) -> int:
     options = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
                if getattr(args, f.name, None) is not None}
     cfg = TrainConfig.paper(**options) if args.recipe == "paper" else TrainConfig(**options)
-    best = train(cfg, progress=not args.quiet, stop_at=args.stop_at)
+    best = train(cfg, progress=not args.quiet and sys.stderr.isatty(), stop_at=args.stop_at)  # bars never in logs
     if os.environ.get("RANK", "0") == "0":
         print(_wrote(best, start, "best weights"))
     return EXIT_OK
