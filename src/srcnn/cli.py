@@ -402,15 +402,12 @@ def _cmd_models(args) -> int:
 
     from . import weights
 
-    def card(w):
-        return w.value
-
     members = list(weights.Weights)
     if args.name is not None:
         chosen = [w for w in members if w.name == args.name]
         if not chosen:
             raise SRCNNError(f"no shipped model {args.name!r}: choose from {', '.join(w.name for w in members)}")
-        entry = card(chosen[0])
+        entry = chosen[0].value  # the card: a dataclass (WeightsEntry, or another family's)
         print(chosen[0].name)
         items = dataclasses.asdict(entry) if dataclasses.is_dataclass(entry) else dict(vars(entry))
         path = getattr(entry, "path", None)
@@ -422,7 +419,7 @@ def _cmd_models(args) -> int:
     width = max((len(w.name) for w in members), default=4)
     print(f"{'name':<{width}}  scale  {'params':>7}  scores (PSNR / SSIM)  file")
     for w in members:
-        entry = card(w)
+        entry = w.value
         params = getattr(entry, "params", None)
         print(f"{w.name:<{width}}  x{getattr(entry, 'scale', '?'):<4}  {params if params is not None else '?':>7}  "
               f"{_card_metrics(getattr(entry, 'metrics', {}) or {})}  {getattr(entry, 'file', '')}")
