@@ -66,3 +66,32 @@ def test_a_file_that_is_not_a_video_is_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code != 0 and len(err.strip().splitlines()) == 1 and "fake.mp4" in err
     assert not (tmp_path / "o.mp4").exists() and not list(tmp_path.glob(".o.mp4*"))
+
+
+def test_webm_gets_a_codec_it_can_hold_and_its_audio_re_encoded(tmp_path, capsys):
+    make_clip(tmp_path / "clip.mp4")  # H.264 + AAC: neither goes into WebM as it is
+    code = main(["upscale", str(tmp_path / "clip.mp4"), "-o", str(tmp_path / "big.webm"), "--scale", "2",
+                 "--method", "bicubic", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    out = probe(tmp_path / "big.webm")
+    assert out["frames"] == 6 and out["size"] == (64, 48) and out["audio"] == 1
+    with av.open(str(tmp_path / "big.webm")) as clip:
+        assert clip.streams.video[0].codec_context.name in ("vp9", "vp8", "av1", "libdav1d")
+        assert clip.streams.audio[0].codec_context.name in ("opus", "libopus")
+
+
+def test_video_to_a_container_that_cannot_hold_it_is_one_line_before_decoding(tmp_path, capsys, monkeypatch):
+    import srcnn.video
+
+    make_clip(tmp_path / "clip.mp4", with_audio=False)
+    code = main(["upscale", str(tmp_path / "clip.mp4"), "-o", str(tmp_path / "x.gif"), "--scale", "2",
+                 "--method", "bicubic", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "x.gif" in err and "Traceback" not in err
+    assert not (tmp_path / "x.gif").exists()
+    monkeypatch.setattr(srcnn.video, "_first_encoder", lambda av, names: None)  # an FFmpeg without VP9 / AV1
+    code = main(["upscale", str(tmp_path / "clip.mp4"), "-o", str(tmp_path / "x.webm"), "--scale", "2",
+                 "--method", "bicubic", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "x.webm" in err and ".mp4" in err
+    assert not (tmp_path / "x.webm").exists() and not list(tmp_path.glob(".x.webm*"))

@@ -1,4 +1,9 @@
-"""Export a model to ONNX with dynamic height and width (input: bicubic-upscaled image in [0, 1])."""
+"""Export a model to ONNX with dynamic height and width.
+
+The contract (also in the README and ``srcnn export --help``): input ``input``, float32, (N, C, H, W)
+with dynamic N, H, W: the bicubic-upscaled image's Y plane (C = 1; RGB for a 3-channel model) in
+[0, 1]; output ``output``, the same shape, clamped to [0, 1] as the PyTorch path's rounding does.
+"""
 
 from __future__ import annotations
 
@@ -15,14 +20,15 @@ __all__ = ["export_onnx"]
 
 
 class _SameSize(torch.nn.Module):
-    """Pins forward(same_size=True) so the traced graph has the replicate padding of inference."""
+    """Pins forward(same_size=True) so the traced graph has the replicate padding of inference, and
+    clamps to [0, 1], so a consumer of the graph gets a valid image plane without knowing to clamp."""
 
     def __init__(self, model: SRCNN):
         super().__init__()
         self.model = model
 
     def forward(self, x):
-        return self.model(x, same_size=True)
+        return self.model(x, same_size=True).clamp(0.0, 1.0)
 
 
 def export_onnx(model: SRCNN, path: str | Path, metadata: dict[str, str] | None = None, opset: int = 17) -> Path:

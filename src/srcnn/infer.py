@@ -9,6 +9,7 @@ Cb/Cr through bicubic only, as the paper does; grayscale stays grayscale.
 from __future__ import annotations
 
 import copy
+from typing import Callable
 
 import numpy as np
 import torch
@@ -16,15 +17,14 @@ from PIL import Image
 from torch import nn
 
 from .color import quantize, rgb2ycbcr, ycbcr2rgb
+from .constants import METHODS, SCALES
 from .errors import SRCNNError
 from .imageio import Picture, picture_from_pil, picture_to_pil
 from .resize import imresize
 from .weights import resolve_model
 
-__all__ = ["Upscaler", "upscale", "SCALES", "METHODS", "bf16_supported", "resolve_precision"]
+__all__ = ["Upscaler", "upscale", "SCALES", "METHODS", "bf16_supported", "resolve_precision", "resolve_device"]
 
-SCALES = (2, 3, 4)
-METHODS = ("srcnn", "bicubic", "sparse-coding")
 
 
 def bf16_supported() -> bool:
@@ -46,6 +46,27 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     raise ValueError(f"precision must be fp32, bf16 or auto, got {precision!r}")
 
 
+def resolve_device(device: str | torch.device) -> torch.device:
+    """'auto' -> CUDA when available, else CPU; a device this machine lacks is an SRCNNError, not a traceback."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise SRCNNError(f"unknown device {device!r}: use cpu, cuda, cuda:N or auto") from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SRCNNError(f"--device {device}: CUDA is not available here (no GPU, or a CPU-only torch); "
+                             "use --device cpu")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise SRCNNError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) here")
+    elif resolved.type != "cpu":
+        raise SRCNNError(f"unsupported device {device!r}: use cpu, cuda, cuda:N or auto")
+    return resolved
+
+
 AUTO_TILE_PIXELS = 1024 * 1024  # larger images are processed in tiles: memory depends on the tile only
 DEFAULT_TILE = 512
 
@@ -57,10 +78,11 @@ class Upscaler:
     AVX-512 BF16 and for GPUs) or 'auto' (bf16 where native). ``tile``: the side, in output pixels,
     of the tiles the network runs on; None tiles automatically above ``AUTO_TILE_PIXELS``, 0 never.
     Tiles overlap by the network's receptive radius, so the result equals the whole-image result.
+    ``progress``: called as ``progress(done, total)`` after each tile (the CLI's progress bar).
     """
 
     def __init__(self, model: nn.Module | None, scale: int, precision: str = "fp32", device: str | torch.device = "cpu",
-                 tile: int | None = None):
+                 tile: int | None = None, progress: Callable[[int, int], None] | None = None):
         if scale not in SCALES and not (model is not None and scale == 1):
             raise SRCNNError(f"unsupported scale {scale}: choose from {', '.join(map(str, SCALES))}")
         if tile is not None and tile < 0:
@@ -70,8 +92,9 @@ class Upscaler:
                              f"not x{scale}")
         self.model = model
         self.scale = scale
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.tile = tile
+        self.progress = progress
         self.compute_dtype = resolve_precision(precision, self.device) or torch.float32
         self.net = None
         if model is not None:
@@ -111,6 +134,7 @@ class Upscaler:
         else:
             y = torch.empty(x.shape[:2] + (h * f, w * f))
             r = self.model.receptive_radius  # the context a tile needs from its neighbours, on the input grid
+            total, done = -(-h // step) * -(-w // step), 0
             for top in range(0, h, step):
                 for left in range(0, w, step):
                     bottom, right = min(top + step, h), min(left + step, w)
@@ -118,6 +142,9 @@ class Upscaler:
                     piece = self._run(x[..., t0 : min(h, bottom + r), l0 : min(w, right + r)])
                     y[..., top * f : bottom * f, left * f : right * f] = piece[
                         ..., (top - t0) * f : (bottom - t0) * f, (left - l0) * f : (right - l0) * f]
+                    done += 1
+                    if self.progress is not None:
+                        self.progress(done, total)
         y = y[0].numpy()
         return y[0] if plane.ndim == 2 else y.transpose(1, 2, 0)
 
@@ -203,11 +230,13 @@ class Upscaler:
 
 
 def upscale(image, scale: int = 3, model: str | nn.Module | None = None, method: str = "srcnn",
-            precision: str = "fp32", device: str = "cpu", tile: int | None = None):
+            precision: str = "auto", device: str = "cpu", tile: int | None = None):
     """Upscale a PIL image or a uint8 NumPy array by ``scale``; returns the same kind.
 
     ``model`` is a shipped model's name, a weights file, a model instance (SRCNN, FSRCNN), or None for the
     shipped default of that scale. ``method='bicubic'`` is the MATLAB-exact bicubic baseline.
+    ``precision='auto'`` (bf16 where the CPU has native bf16), like ``srcnn upscale``: the same
+    options give the same pixels as the CLI.
     """
     return make_upscaler(scale, model, method, precision, device, tile).upscale_image(image)
 
@@ -216,6 +245,8 @@ def make_upscaler(scale: int, model: str | nn.Module | None = None, method: str 
                   precision: str = "fp32", device: str = "cpu", tile: int | None = None) -> Upscaler:
     if scale not in SCALES:
         raise SRCNNError(f"unsupported scale {scale}: choose from {', '.join(map(str, SCALES))}")
+    if model is not None and method != "srcnn":
+        raise SRCNNError(f"a model applies to --method srcnn only, not {method}: drop --model or --method")
     if method == "bicubic":
         return Upscaler(None, scale)
     if method == "sparse-coding":
