@@ -35,12 +35,14 @@ EPILOG = "exit codes: 0 all done, 1 some inputs failed (the others were written)
 
 ONNX_CONTRACT = """\
 Export a model to ONNX. The contract of the graph:
-  input  "input": float32, (N, C, H, W), N, H and W dynamic: the image already upscaled by bicubic
-         (MATLAB-exact, srcnn.resize.imresize), C = 1: its Y plane (MATLAB's rgb2ycbcr, BT.601,
-         studio range) divided by 255, so in [0, 1]; C = 3 for an RGB model: RGB in [0, 1].
-  output "output": the same shape, the restored plane, clamped to [0, 1]. Borders are padded by
-         replication, so the output has the input's size. Cb / Cr of a colour image stay bicubic.
-  metadata: format, arch, widths, channels, residual and scale."""
+  input  "input": float32, (N, C, H, W), N, H and W dynamic, on the model's input grid (metadata
+         "input_grid"): "hr" (SRCNN): the image already upscaled by bicubic (MATLAB-exact,
+         srcnn.resize.imresize); "lr" (FSRCNN): the low-resolution image itself. C = 1: its Y plane
+         (MATLAB's rgb2ycbcr, BT.601, studio range) divided by 255, so in [0, 1]; C = 3 for an RGB
+         model: RGB in [0, 1].
+  output "output": (N, C, H * f, W * f), f = 1 for "hr" and the scale for "lr": the restored plane,
+         clamped to [0, 1]. Borders are padded inside the graph. Cb / Cr of a colour image stay bicubic.
+  metadata: format, family, input_grid, arch, the family's widths, channels, residual and scale."""
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):

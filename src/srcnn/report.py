@@ -34,7 +34,7 @@ from .infer import make_upscaler
 from .metrics import psnr
 from .reproduce import STUDY, TRAIN_SETS, StudyRun
 from .resize import imresize, modcrop
-from .weights import default_weights, load_model
+from .weights import find_weights, load_model
 
 __all__ = ["write_report"]
 
@@ -172,7 +172,7 @@ class Context:
     _scores: dict = field(default_factory=dict)
 
     def upscaler(self, name: str, scale: int):
-        """'bicubic', 'sparse-coding', 'srcnn' (the shipped default of ``scale``) or a study run's name.
+        """'bicubic', 'sparse-coding', 'srcnn' (the shipped 9-5-5 SRCNN of ``scale``) or a study run's name.
         SRCNN models run in fp32 on the CPU, so their timings are this machine's."""
         key = (name, scale)
         if key not in self._upscalers:
@@ -180,7 +180,7 @@ class Context:
                 model, _ = load_model(self.runs[name].folder / "best.safetensors", scale)
                 self._upscalers[key] = make_upscaler(scale, model, "srcnn", "fp32", "cpu")
             elif name == "srcnn":
-                self._upscalers[key] = make_upscaler(scale, None, "srcnn", "fp32", "cpu")
+                self._upscalers[key] = make_upscaler(scale, "srcnn", "srcnn", "fp32", "cpu")
             else:
                 self._upscalers[key] = make_upscaler(scale, method=name)
         return self._upscalers[key]
@@ -436,7 +436,7 @@ def _differences_section(ctx: Context) -> str:
     residual = all(c.get("residual") for c in configs)
     backprops = sorted(run.summary["backprops"] for run in ctx.runs.values())
     cut = [run for run in ctx.runs.values() if run.cut_short]
-    shipped = default_weights(STUDY_SCALE)
+    shipped = find_weights("srcnn", STUDY_SCALE)
     lines += ["", "Why:", "",
               f"- **Training data**: {' + '.join(TRAIN_SETS)}, {train_images} images"
               + (f" ({train_images - held_out} trained on, {held_out} held out for checkpoint selection)" if held_out else "")
