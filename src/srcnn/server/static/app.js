@@ -160,13 +160,15 @@ async function showResult(blob, name) {
   moveSlider();
 }
 
+// "fit": the whole result inside the box; "N": N device pixels per result pixel (scroll to pan).
 function applyZoom() {
   const zoom = $("zoom").value;
   const viewports = [$("compare"), ...document.querySelectorAll(".pane")];
   for (const v of viewports) v.classList.toggle("fit", zoom === "fit");
-  const width = zoom === "fit" || !state.resultSize ? "" : `${state.resultSize[0] * Number(zoom) / devicePixelRatio}px`;
-  for (const id of ["after", "side-before", "side-after"]) $(id).style.width = width;
-  $("stage").style.width = width;
+  if (!state.resultSize) return;
+  const [w, h] = state.resultSize;
+  const width = zoom === "fit" ? `min(100%, calc(66vh * ${w / h}))` : `${w * Number(zoom) / devicePixelRatio}px`;
+  for (const id of ["stage", "side-before", "side-after"]) $(id).style.width = width;
 }
 
 function moveSlider() {
