@@ -5,7 +5,7 @@ Starts `srcnn serve` in a subprocess on 127.0.0.1 (a free port), then CLIENTS th
 absent) to POST /api/upscale at --scale, until --requests requests are answered or --seconds pass.
 A further thread asks /healthz every 100 ms meanwhile. Prints requests/s, p50 / p95 / max latency,
 clean refusals (503 + Retry-After, which clients obey) and anything else as errors, /healthz
-latency during the load, and the server's RSS after the first and the last 100 requests and its peak.
+latency during the load, and the server's RSS every 50 requests and its peak.
 
     python benchmarks/serve_load.py                      # 8 clients, 200 requests of 256x256 at x3
     python benchmarks/serve_load.py --clients 16 --queue 4 --workers 1
@@ -131,7 +131,7 @@ def main() -> int:
                         statuses[key] = statuses.get(key, 0) + 1
                         if ok:
                             latencies.append(elapsed)
-                        if answered[0] in (100, args.requests):
+                        if answered[0] % 50 == 0 or answered[0] == args.requests:
                             rss_after[answered[0]] = rss_mib(server.pid)
                         if answered[0] >= args.requests or time.monotonic() > end_by:
                             stop.set()
@@ -173,8 +173,8 @@ def main() -> int:
           f"max {max(latencies, default=float('nan')) * ms:.0f} ms")
     print(f"/healthz during load ({len(health)} probes): p50 {percentile(health, 50) * ms:.1f} ms, "
           f"p95 {percentile(health, 95) * ms:.1f} ms, max {max(health, default=float('nan')) * ms:.1f} ms")
-    print(f"server RSS: {rss_start:.0f} MiB after warm-up, {rss_after.get(100, float('nan')):.0f} MiB after 100 "
-          f"requests, {rss_after.get(args.requests, float('nan')):.0f} MiB after {args.requests}; peak {peak:.0f} MiB")
+    print(f"server RSS: {rss_start:.0f} MiB after warm-up; after N requests: "
+          + ", ".join(f"{n}: {v:.0f}" for n, v in sorted(rss_after.items())) + f" MiB; peak {peak:.0f} MiB")
     return 0 if errors == 0 else 1
 
 

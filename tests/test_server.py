@@ -185,6 +185,23 @@ def test_full_queue_answers_503_with_retry_after():
         assert client.post("/api/jobs", files={"file": ("a.png", data)}, data={"scale": "2"}).status_code == 202
 
 
+def test_a_failure_inside_the_server_is_one_sentence_and_the_server_goes_on():
+    class Broken:
+        def upscale_picture(self, picture):
+            raise ValueError("/secret/server/path exploded")
+
+    app = create_app(precision="fp32")
+    data = png_bytes(smooth_image(16, 16, channels=3))
+    with TestClient(app) as client:
+        real_get = app.state.engines.get
+        app.state.engines.get = lambda *options: Broken()
+        refused = upload(client, data)
+        assert_refusal(refused, {422})
+        assert "internal error" in refused.json()["error"] and "/secret" not in refused.json()["error"]
+        app.state.engines.get = real_get
+        assert upload(client, data).status_code == 200
+
+
 def test_job_past_its_time_limit_fails_and_frees_the_worker():
     # Small tiles: the network checks the deadline before each one.
     app = create_app(precision="fp32", time_limit=0.05, tile=16)

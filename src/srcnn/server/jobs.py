@@ -7,6 +7,7 @@ expires or the server stops.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import shutil
 import tempfile
@@ -17,7 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..errors import SRCNNError
+
 __all__ = ["Job", "JobQueue", "QueueFull", "JobTimeout", "current_deadline"]
+
+
+log = logging.getLogger(__name__)
 
 
 class QueueFull(Exception):
@@ -81,7 +87,8 @@ class JobQueue:
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _held(self) -> int:
-        return sum(job.status in ("queued", "running") for job in self._jobs.values())
+        # A job failed by the watchdog still holds its worker until the network lets go of it.
+        return sum(job.status in ("queued", "running") or job.in_worker for job in self._jobs.values())
 
     def stats(self) -> dict:
         with self._lock:
@@ -130,8 +137,11 @@ class JobQueue:
             work(job)
         except JobTimeout:
             self._finish(job, f"the job took longer than the server's limit of {self.time_limit:g} seconds")
-        except Exception as exc:  # noqa: BLE001 - any failure becomes the job's one-line error
+        except SRCNNError as exc:  # the image or the options: the client's one-line error
             self._finish(job, _one_line(exc))
+        except Exception:  # noqa: BLE001 - a bug: logged here, a plain sentence for the client
+            log.exception("job %s failed", job.id)
+            self._finish(job, "the server failed on this image (an internal error, logged)")
         else:
             self._finish(job, None)
         finally:
