@@ -40,7 +40,7 @@ def test_page_upscales_a_chosen_image_and_offers_the_result(browser, tmp_path):
     Image.fromarray(shapes_image(seed=3, size=64)).save(source)
     errors = []
     with serving(create_app(precision="fp32")) as base:
-        page = browser.new_page(viewport={"width": 1000, "height": 900})
+        page = browser.new_page(viewport={"width": 960, "height": 760})
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
         page.goto(base + "/")

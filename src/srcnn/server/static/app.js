@@ -167,8 +167,9 @@ function applyZoom() {
   for (const v of viewports) v.classList.toggle("fit", zoom === "fit");
   if (!state.resultSize) return;
   const [w, h] = state.resultSize;
-  const width = zoom === "fit" ? `min(100%, calc(66vh * ${w / h}))` : `${w * Number(zoom) / devicePixelRatio}px`;
-  for (const id of ["stage", "side-before", "side-after"]) $(id).style.width = width;
+  const width = (share) => zoom === "fit" ? `min(100%, calc(${share}vh * ${w / h}))` : `${w * Number(zoom) / devicePixelRatio}px`;
+  $("stage").style.width = width(66);
+  for (const id of ["side-before", "side-after"]) $(id).style.width = width(48);
 }
 
 function moveSlider() {
