@@ -5,6 +5,7 @@ import socket
 import struct
 import threading
 import time
+import warnings
 import zlib
 
 import numpy as np
@@ -16,16 +17,16 @@ pytest.importorskip("uvicorn", reason="the serve extra (uvicorn) is not installe
 pytest.importorskip("multipart", reason="the serve extra (python-multipart) is not installed")
 import httpx  # noqa: E402
 import torch  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
+
+with warnings.catch_warnings():  # Starlette's note that it would prefer httpx2 to httpx: not ours to act on
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient  # noqa: E402
 
 from _serving import serving  # noqa: E402
 from conftest import smooth_image  # noqa: E402
 from srcnn.cli import main  # noqa: E402
 from srcnn.imageio import Picture  # noqa: E402
 from srcnn.server.app import create_app  # noqa: E402
-
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
 
 @pytest.fixture(autouse=True)
 def one_thread():
