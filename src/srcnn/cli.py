@@ -7,6 +7,7 @@
     srcnn models [NAME]                                            (the shipped models and their cards)
     srcnn learn-dictionary --data DIR [DIR...] --scale S -o FILE   (sparse-coding baseline)
     srcnn reproduce --data DIR --out DIR [--budget quick|paper]
+    srcnn serve [--host 127.0.0.1] [--port 8000] [--workers N] [--token TOKEN]   (needs the serve extra)
 
 Every user error ends in one line on stderr; no partial output files. Exit codes: 0 all done,
 1 some inputs failed (the others were written), 2 bad usage or input (nothing done).
@@ -260,6 +261,8 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--jobs", type=int, default=1, help="training runs at once (e.g. several on one GPU)")
     rp.add_argument("--device", default="auto", help="cpu, cuda or auto (CUDA when available)")
     rp.add_argument("--train-only", action="store_true", help="train the study's models, write no report")
+
+    _add_serve_parser(sub)
     return parser
 
 
@@ -460,6 +463,46 @@ def _cmd_train(args) -> int:
     return EXIT_OK
 
 
+def _add_serve_parser(sub) -> None:
+    sv = sub.add_parser("serve", help="a web page and an HTTP API for upscaling (needs pip install 'srcnn[serve]')")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--workers", type=int, default=1, help="upscaling jobs running at once (default: 1)")
+    sv.add_argument("--queue", type=int, default=4, help="jobs held at once, running or waiting; beyond: 503")
+    sv.add_argument("--token", default=os.environ.get("SRCNN_TOKEN"),
+                    help="require 'Authorization: Bearer TOKEN' on /api/* (default: $SRCNN_TOKEN)")
+    sv.add_argument("--max-upload-mb", type=float, default=32.0, help="largest upload in MiB (default: 32)")
+    sv.add_argument("--max-pixels", type=int, default=4_000_000, help="largest input image, width x height")
+    sv.add_argument("--time-limit", type=float, default=120.0, help="seconds per job (default: 120)")
+    sv.add_argument("--keep", type=float, default=600.0, help="seconds a finished job's result is kept")
+    _add_speed_options(sv, "auto")
+
+
+def _cmd_serve(args) -> int:
+    try:
+        import fastapi  # noqa: F401
+        import multipart  # noqa: F401  (python-multipart)
+        import uvicorn
+    except ImportError:
+        raise SRCNNError("serve needs FastAPI, uvicorn and python-multipart: pip install 'srcnn[serve]'") from None
+    import torch
+
+    from .server.app import ServerSettings, create_app
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"srcnn: warning: serving on {args.host}, reachable from other machines"
+              + ("" if args.token else "; anyone who can reach it can use it (set --token or SRCNN_TOKEN)"),
+              file=sys.stderr)
+    settings = ServerSettings(token=args.token or None, workers=args.workers, queue_size=max(args.queue, args.workers),
+                              max_upload_bytes=int(args.max_upload_mb * 2**20), max_pixels=args.max_pixels,
+                              time_limit=args.time_limit, keep_seconds=args.keep, precision=args.precision,
+                              device=args.device, tile=args.tile)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -470,7 +513,8 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.INFO if os.environ.get("RANK", "0") == "0" else logging.WARNING
     logging.basicConfig(level=level, format="srcnn: %(message)s")
     handlers = {"upscale": _cmd_upscale, "evaluate": _cmd_evaluate, "train": _cmd_train, "export": _cmd_export,
-                "models": _cmd_models, "reproduce": _cmd_reproduce, "learn-dictionary": _cmd_learn_dictionary}
+                "models": _cmd_models, "reproduce": _cmd_reproduce, "learn-dictionary": _cmd_learn_dictionary,
+                "serve": _cmd_serve}
     try:
         return handlers[args.command](args)
     except SRCNNError as exc:

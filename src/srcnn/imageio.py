@@ -13,8 +13,8 @@ from .atomic import atomic_output
 from .errors import SRCNNError
 
 __all__ = ["IMAGE_SUFFIXES", "DEFAULT_QUALITY", "QUALITY_FORMATS", "NO_ALPHA_FORMATS", "image_format", "Picture",
-           "list_images", "load_picture", "picture_from_pil", "picture_to_pil", "save_picture",
-           "read_image", "open_image", "save_image_atomic", "write_text_atomic"]
+           "list_images", "image_size", "ImageTooLarge", "load_picture", "picture_from_pil", "picture_to_pil",
+           "save_picture", "read_image", "open_image", "save_image_atomic", "write_text_atomic"]
 
 IMAGE_SUFFIXES = {".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif"}
 CARRIED_INFO = ("icc_profile", "exif", "dpi")  # what an upscaled picture keeps of its source's metadata
@@ -53,6 +53,23 @@ def open_image(path: str | Path) -> Image.Image:
             return ImageOps.exif_transpose(image)
     except Image.DecompressionBombError as exc:
         raise SRCNNError(f"{path}: {exc} (raise the limit with --max-pixels if you trust it)") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise SRCNNError(f"{path}: cannot read image ({exc})") from None
+
+
+class ImageTooLarge(SRCNNError):
+    """An image whose header claims more pixels than Pillow's decompression-bomb limit."""
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) read from the file's header, without decoding the pixels, or SRCNNError
+    (ImageTooLarge past Pillow's decompression-bomb limit, ``Image.MAX_IMAGE_PIXELS``)."""
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge(f"{path}: {exc}") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise SRCNNError(f"{path}: cannot read image ({exc})") from None
 
