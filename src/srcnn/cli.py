@@ -132,13 +132,16 @@ def _parser() -> argparse.ArgumentParser:
                                     "work: an output that is an input, two inputs with one output, or an existing\n"
                                     "output (without --overwrite / --skip-existing) stops the command, nothing written.\n"
                                     "A folder walk never enters the output folder. Ends with one line: what it wrote.")
-    up.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, or folders of images (recursive)")
+    up.add_argument("inputs", nargs="+", metavar="INPUT",
+                    help="image or video files, or folders of images (recursive); - reads a video stream from stdin")
     up.add_argument("-o", "--output", required=True,
                     help="an output file (one input; an image or video extension) or a folder (a name without an "
-                         "extension, one ending in '/', or an existing folder)")
+                         "extension, one ending in '/', or an existing folder); - writes a video stream to stdout")
+    up.add_argument("--container", default="matroska", choices=("matroska", "mpegts"),
+                    help="the format of a video written to stdout (-o -)")
     up.add_argument("--scale", type=int, required=True, choices=SCALES, help="up-scaling factor")
-    up.add_argument("--model", help="a shipped model's name (see `srcnn models`) or a .safetensors file "
-                                    "(default: the shipped model for --scale)")
+    up.add_argument("--model", help="a shipped model's name or kind (srcnn, fsrcnn, fsrcnn-s: the one for --scale; "
+                                    "see `srcnn models`) or a .safetensors file (default: fsrcnn)")
     up.add_argument("--method", default="srcnn", choices=METHODS,
                     help="srcnn (the network), bicubic (MATLAB-exact) or sparse-coding (ScSR); --model needs srcnn")
     up.add_argument("--ext", default="auto", choices=("auto", "png", "jpg", "webp", "tif"),
@@ -330,6 +333,8 @@ def _cmd_upscale(args) -> int:
     from .video import VIDEO_SUFFIXES, check_encoder, upscale_video
 
     start = time.perf_counter()
+    if "-" in args.inputs or args.output == "-":
+        return _upscale_stream(args, start)
     existing = "overwrite" if args.overwrite else "skip" if args.skip_existing else "error"
     plan = plan_outputs(args.inputs, args.output, args.ext, existing, args.quality)  # every clash refused here
     for _, target in plan:
@@ -349,7 +354,8 @@ def _cmd_upscale(args) -> int:
             if target.suffix.lower() in VIDEO_SUFFIXES:
                 stats = upscale_video(path, target, upscaler.upscale_array, args.scale, progress=bars)
                 if not args.quiet:
-                    tqdm.write(f"{path}: {stats['frames']} frames at {stats['fps']:.2f} frames/s", file=sys.stdout)
+                    tqdm.write(f"{path}: {stats['frames']} frames at {stats['fps']:.2f} frames/s "
+                               f"({stats['realtime']:.2f}x real time)", file=sys.stdout)
             else:
                 quality = args.quality if image_format(target) in QUALITY_FORMATS else None
                 save_picture(upscaler.upscale_picture(load_picture(path)), target, quality=quality)
@@ -370,6 +376,31 @@ def _cmd_upscale(args) -> int:
     if failed:
         print(f"srcnn: {len(failed)} of {total} inputs failed: {', '.join(map(str, failed))}", file=sys.stderr)
         return EXIT_SOME_FAILED
+    return EXIT_OK
+
+
+def _upscale_stream(args, start: float) -> int:
+    """A video through pipes: ``srcnn upscale - -o - ...`` (or a file on one side). stdout carries
+    the video, so every message, the closing line included, goes to stderr."""
+    from .video import VIDEO_SUFFIXES, upscale_video
+
+    if len(args.inputs) != 1:
+        raise SRCNNError("- (stdin) must be the only input")
+    src, dst = args.inputs[0], args.output
+    if src != "-" and Path(src).suffix.lower() not in VIDEO_SUFFIXES:
+        raise SRCNNError(f"{src}: only a video can be written to stdout")
+    if dst != "-":
+        if Path(dst).suffix.lower() not in VIDEO_SUFFIXES:
+            raise SRCNNError(f"{dst}: a stream from stdin is a video; name a video file ({', '.join(sorted(VIDEO_SUFFIXES))})")
+        if Path(dst).exists() and not args.overwrite:
+            raise SRCNNError(f"{dst} already exists; pass --overwrite to replace it")
+    upscaler = _upscaler_from(args)
+    bars = not args.quiet and sys.stderr.isatty()
+    stats = upscale_video(src, dst, upscaler.upscale_array, args.scale, progress=bars, container=args.container)
+    if not args.quiet:
+        where = "stdout" if dst == "-" else dst
+        print(f"wrote {stats['frames']} frames to {where} ({stats['fps']:.1f} frames/s, "
+              f"{stats['realtime']:.2f}x real time, {time.perf_counter() - start:.1f} s)", file=sys.stderr)
     return EXIT_OK
 
 

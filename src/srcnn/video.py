@@ -72,66 +72,163 @@ def _audio_stream(av, out, template, suffix: str):
         return stream, True
 
 
-def upscale_video(src: str | Path, dst: str | Path, upscale_frame: Callable[[np.ndarray], np.ndarray],
-                  scale: int, crf: int = 18, progress: bool = True) -> dict:
-    """Upscale every frame of ``src`` (RGB uint8 arrays through ``upscale_frame``) into ``dst``."""
-    import av
-    from tqdm import tqdm
+# Containers that can be written to a pipe (no seeking back to finish the file), by --container name.
+STREAM_FORMATS = {"matroska": ".mkv", "mpegts": ".ts"}
+_QUEUE = 8  # frames in flight between the stages: enough to overlap them, bounded memory
 
-    src, dst = Path(src), Path(dst)
+
+def _open_input(av, src):
+    if src == "-":
+        import sys
+
+        return av.open(sys.stdin.buffer, "r")  # FFmpeg probes the stream's container
+    src = Path(src)
     if not src.exists():
         raise SRCNNError(f"{src}: no such file")
-    codec = check_encoder(dst)
+    return av.open(str(src))
+
+
+def _stream_suffix(container: str) -> str:
+    if container not in STREAM_FORMATS:
+        raise SRCNNError(f"--container {container}: a stream to stdout needs one of {', '.join(STREAM_FORMATS)} "
+                         "(MP4 must seek back to finish its file)")
+    return STREAM_FORMATS[container]
+
+
+def upscale_video(src: str | Path, dst: str | Path, upscale_frame: Callable[[np.ndarray], np.ndarray],
+                  scale: int, crf: int = 18, progress: bool = True, container: str = "matroska") -> dict:
+    """Upscale every frame of ``src`` (RGB uint8 arrays through ``upscale_frame``) into ``dst``.
+
+    ``src`` / ``dst`` may be "-": stdin / stdout, so the command sits in an FFmpeg pipeline
+    (``container`` then names the output's format: matroska or mpegts). Decoding, the network and
+    encoding run at once in three threads joined by bounded queues (PyAV and torch release the
+    GIL), so the slowest stage sets the pace and at most a few frames are ever in memory."""
+    import av
+
+    to_stdout = str(dst) == "-"
+    suffix = _stream_suffix(container) if to_stdout else Path(dst).suffix.lower()
+    codec = check_encoder(f"out{suffix}" if to_stdout else dst)
     try:
-        inp = av.open(str(src))
+        inp = _open_input(av, src)
     except av.error.FFmpegError as exc:
         raise SRCNNError(f"{src}: cannot read video ({exc})") from None
-    frames, start = 0, time.perf_counter()
     try:
-        with inp, atomic_output(dst) as tmp:
+        with inp:
             if not inp.streams.video:
                 raise SRCNNError(f"{src}: no video stream")
-            vin = inp.streams.video[0]
-            audio = list(inp.streams.audio)
-            with av.open(str(tmp), "w") as out:
-                rate = vin.average_rate or vin.guessed_rate
-                vout = out.add_stream(codec, rate=rate)
-                vout.width, vout.height = vin.codec_context.width * scale, vin.codec_context.height * scale
-                vout.pix_fmt = "yuv420p"
-                vout.time_base = vin.time_base
-                if codec == "libx264":
-                    vout.options = {"crf": str(crf)}
-                elif codec == "libvpx-vp9":
-                    vout.options = {"crf": str(crf + 13), "b": "0"}  # constant quality, like x264's crf 18
-                aout = {a.index: _audio_stream(av, out, a, dst.suffix.lower()) for a in audio}
-                total = vin.frames or None
-                bar = tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True)
-                for packet in inp.demux(vin, *audio):
-                    if packet.stream.type == "audio":
-                        if packet.dts is None:  # demuxer flush packet
-                            continue
-                        stream, reencode = aout[packet.stream.index]
-                        if reencode:
-                            for sound in packet.decode():
-                                sound.pts = None  # the encoder re-times the resampled audio
-                                out.mux(stream.encode(sound))
-                        else:
-                            packet.stream = stream
-                            out.mux(packet)
-                        continue
-                    for frame in packet.decode():
-                        big = av.VideoFrame.from_ndarray(upscale_frame(frame.to_ndarray(format="rgb24")), format="rgb24")
-                        big.pts, big.time_base = frame.pts, frame.time_base
-                        out.mux(vout.encode(big))
-                        frames += 1
-                        bar.update(1)
-                        bar.set_postfix(fps=f"{frames / (time.perf_counter() - start):.2f}")
-                out.mux(vout.encode(None))
-                for stream, reencode in aout.values():
-                    if reencode:
-                        out.mux(stream.encode(None))
-                bar.close()
+            if to_stdout:
+                import sys
+
+                with av.open(sys.stdout.buffer, "w", format=container) as out:
+                    return _transcode(av, inp, out, codec, suffix, upscale_frame, scale, crf, progress)
+            with atomic_output(dst) as tmp, av.open(str(tmp), "w") as out:
+                return _transcode(av, inp, out, codec, suffix, upscale_frame, scale, crf, progress)
     except av.error.FFmpegError as exc:
         raise SRCNNError(f"{src}: video processing failed ({exc})") from None
+
+
+def _transcode(av, inp, out, codec: str, suffix: str, upscale_frame, scale: int, crf: int, progress: bool) -> dict:
+    import queue
+    import threading
+
+    from tqdm import tqdm
+
+    vin = inp.streams.video[0]
+    vin.thread_type = "AUTO"  # FFmpeg's own decoding threads
+    audio = list(inp.streams.audio)
+    rate = vin.average_rate or vin.guessed_rate
+    vout = out.add_stream(codec, rate=rate)
+    vout.width, vout.height = vin.codec_context.width * scale, vin.codec_context.height * scale
+    vout.pix_fmt = "yuv420p"
+    vout.time_base = vin.time_base
+    if codec == "libx264":
+        vout.options = {"crf": str(crf), "preset": "veryfast"}
+    elif codec == "libvpx-vp9":
+        vout.options = {"crf": str(crf + 13), "b": "0", "row-mt": "1"}  # constant quality, like x264's crf 18
+    aout = {a.index: _audio_stream(av, out, a, suffix) for a in audio}
+
+    decoded: queue.Queue = queue.Queue(_QUEUE)  # ("video", array, pts, time_base) | ("audio", packet) | None
+    upscaled: queue.Queue = queue.Queue(_QUEUE)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def put(q, item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for packet in inp.demux(vin, *audio):
+                if packet.stream.type == "audio":
+                    if packet.dts is not None and not put(decoded, ("audio", packet)):  # None: a flush packet
+                        return
+                    continue
+                for frame in packet.decode():
+                    if not put(decoded, ("video", frame.to_ndarray(format="rgb24"), frame.pts, frame.time_base)):
+                        return
+        except BaseException as exc:  # handed to the main thread, which raises it
+            errors.append(exc)
+        finally:
+            put(decoded, None)
+
+    def write() -> None:
+        try:
+            while (item := upscaled.get()) is not None:
+                if item[0] == "audio":
+                    stream, reencode = aout[item[1].stream.index]
+                    if reencode:
+                        for sound in item[1].decode():
+                            sound.pts = None  # the encoder re-times the resampled audio
+                            out.mux(stream.encode(sound))
+                    else:
+                        item[1].stream = stream
+                        out.mux(item[1])
+                    continue
+                big = av.VideoFrame.from_ndarray(item[1], format="rgb24")
+                big.pts, big.time_base = item[2], item[3]
+                out.mux(vout.encode(big))
+            out.mux(vout.encode(None))
+            for stream, reencode in aout.values():
+                if reencode:
+                    out.mux(stream.encode(None))
+        except BaseException as exc:
+            errors.append(exc)
+            stop.set()
+
+    frames, start = 0, time.perf_counter()
+    fps = float(rate) if rate else 0.0
+    bar = tqdm(total=vin.frames or None, unit="frame", disable=not progress, dynamic_ncols=True)
+    reader, writer = threading.Thread(target=read, daemon=True), threading.Thread(target=write, daemon=True)
+    reader.start()
+    writer.start()
+    try:
+        while (item := decoded.get()) is not None and not errors:
+            if item[0] == "video":
+                item = ("video", upscale_frame(item[1]), item[2], item[3])
+                frames += 1
+                bar.update(1)
+                speed = frames / (time.perf_counter() - start)
+                bar.set_postfix(fps=f"{speed:.1f}", realtime=f"{speed / fps:.2f}x" if fps else "?")
+            if not put(upscaled, item):
+                break
+    finally:
+        if errors or not writer.is_alive():
+            stop.set()
+        put(upscaled, None)
+        writer.join()
+        stop.set()  # the reader, if it is still blocked on a full queue
+        reader.join()
+        bar.close()
+    if errors:
+        exc = errors[0]
+        if isinstance(exc, (SRCNNError, av.error.FFmpegError)):
+            raise exc
+        raise SRCNNError(f"video processing failed ({type(exc).__name__}: {exc})") from exc
     seconds = time.perf_counter() - start
-    return {"frames": frames, "seconds": seconds, "fps": frames / seconds if seconds else 0.0}
+    return {"frames": frames, "seconds": seconds, "fps": frames / seconds if seconds else 0.0,
+            "realtime": frames / seconds / fps if seconds and fps else 0.0}
