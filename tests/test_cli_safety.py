@@ -248,7 +248,7 @@ def test_tile_progress_on_a_terminal_only(tmp_path, capsys, monkeypatch, weights
     assert code == 0 and "tile" not in err and "\r" not in err, err
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     code, out, err = run(capsys, *argv, "--overwrite")
-    assert code == 0 and "/16 [" in err and "tile" in err  # 60x60 output in 16-pixel tiles: 16 of them
+    assert code == 0 and "/20 [" in err and "tile" in err  # 60x60 output in bands of 16x16 pixels: 20 rows
     code, out, err = run(capsys, *argv, "--overwrite", "--quiet")
     assert code == 0 and "tile" not in err
     assert out.strip().splitlines()[-1].startswith("wrote ")
@@ -261,7 +261,7 @@ def test_upscaler_reports_tile_progress(weights):
     upscaler = make_upscaler(3, str(weights), tile=16)
     upscaler.progress = lambda done, total: calls.append((done, total))
     upscaler.upscale_array(smooth_image(20, 20))
-    assert calls == [(i, 16) for i in range(1, 17)]
+    assert calls == [(i, 20) for i in range(1, 21)]  # 20 LR rows, one band each: 16 * 16 // (20 * 3 * 3) = 1
 
 
 # --- 4. help and discovery ---------------------------------------------------------------------

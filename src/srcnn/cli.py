@@ -497,7 +497,7 @@ def _cmd_train(args) -> int:
 def _add_serve_parser(sub) -> None:
     sv = sub.add_parser("serve", help="a web page and an HTTP API for upscaling (needs pip install 'srcnn[serve]')")
     sv.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
-    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--port", type=int, default=8000, help="TCP port to listen on")
     sv.add_argument("--workers", type=int, default=1, help="upscaling jobs running at once (default: 1)")
     sv.add_argument("--queue", type=int, default=4, help="jobs held at once, running or waiting; beyond: 503")
     sv.add_argument("--token", default=os.environ.get("SRCNN_TOKEN"),

@@ -86,7 +86,8 @@ class Upscaler:
     AVX-512 BF16 and for GPUs) or 'auto' (bf16 where native). ``tile``: the side, in output pixels,
     of the tiles the network runs on; None tiles automatically above ``AUTO_TILE_PIXELS``, 0 never.
     Tiles overlap by the network's receptive radius, so the result equals the whole-image result.
-    ``progress``: called as ``progress(done, total)`` after each tile (the CLI's progress bar).
+    ``progress``: called as ``progress(done, total)`` after each tile, or each band of a picture
+    (the CLI's progress bar); pictures go band by band, ``tile * tile`` output pixels a band.
     """
 
     def __init__(self, model: nn.Module | None, scale: int, precision: str = "fp32", device: str | torch.device = "cpu",
@@ -217,7 +218,7 @@ class Upscaler:
         peak = float(np.iinfo(image.dtype).max)
         out = np.empty((h * s, w * s) + image.shape[2:], image.dtype)
         halo = self._band_halo()
-        rows = max(1, BAND_PIXELS // (w * s * s))  # LR rows per band: about BAND_PIXELS output pixels
+        rows = self._band_rows(w)
         total = -(-h // rows)
         for done, top in enumerate(range(0, h, rows), start=1):
             bottom = min(h, top + rows)
@@ -237,6 +238,14 @@ class Upscaler:
             if self.progress is not None:
                 self.progress(done, total)
         return out
+
+    def _band_rows(self, w: int) -> int:
+        """LR rows per band: about BAND_PIXELS output pixels, or tile x tile with --tile; --tile 0:
+        the whole image at once."""
+        if self.tile == 0:
+            return 2**31
+        pixels = BAND_PIXELS if self.tile is None else self.tile * self.tile
+        return max(1, pixels // (w * self.scale * self.scale))
 
     def _luma_on_band(self, y: torch.Tensor) -> torch.Tensor:
         """The network on an LR luma band (1, 1, rows, w): straight in for an LR-grid model, after the
