@@ -87,7 +87,8 @@ def _parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser("train", help="train an SRCNN model (resumable)")
     defaults = TrainConfig()
-    tr.add_argument("--data", nargs="+", required=True, metavar="DIR", help="folders of HR images")
+    tr.add_argument("--data", nargs="+", metavar="DIR",
+                    help="folders of HR images (required, except with --resume: the run's config.json has them)")
     tr.add_argument("--out", required=True, metavar="RUN_DIR")
     tr.add_argument("--scale", type=int, default=defaults.scale, choices=(1,) + SCALES)
     tr.add_argument("--arch", default=defaults.arch, help="filter sizes, e.g. 9-5-5, 9-1-5, 9-3-5")
@@ -128,7 +129,11 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--stop-at", type=int, metavar="STEP",
                     help="end this process at STEP (the schedule still runs to --steps); continue with --resume")
     tr.add_argument("--target-psnr", type=float, help="stop once validation PSNR reaches this")
-    tr.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    tr.add_argument("--resume", action="store_true",
+                    help="continue the run in --out where it stopped, with its config.json; an option given with it "
+                         "must agree with the run's, except --steps / --time-limit (they set a new end and extend a "
+                         "finished run; the lr schedule becomes that of a run planned to the new end), --val-every, "
+                         "--target-psnr, --precision, --device, --workers, --monitor-data")
     tr.add_argument("--threads", type=int, help="torch intra-op threads (default: all cores)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -263,6 +268,22 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _train_fields() -> set[str]:
+    from .train import TrainConfig
+
+    return {f.name for f in fields(TrainConfig)}
+
+
+def _given_options(argv: list[str] | None, command: str) -> set[str]:
+    """The options of ``command`` given on the command line ``argv``: parsed again with no defaults,
+    so an option left out is absent rather than at its default (``--resume`` checks only these)."""
+    parser = _parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for action in commands.choices[command]._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv))) - {"command"}
+
+
 def _cmd_train(args) -> int:
     import torch
 
@@ -270,9 +291,18 @@ def _cmd_train(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    options = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
-               if getattr(args, f.name, None) is not None}
-    cfg = TrainConfig.paper(**options) if args.recipe == "paper" else TrainConfig(**options)
+    if args.resume and (Path(args.out) / "config.json").exists():
+        from .train import resume_config
+
+        given = _given_options(getattr(args, "argv", None), "train")
+        cfg = resume_config(args.out, {name: getattr(args, name) for name in given if name in _train_fields()})
+    else:
+        if not args.data:
+            raise SRCNNError(f"--data is required to start a run ({args.out} holds none to resume)" if args.resume
+                             else "--data is required (the folders of HR images to train on)")
+        options = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
+                   if getattr(args, f.name, None) is not None}
+        cfg = TrainConfig.paper(**options) if args.recipe == "paper" else TrainConfig(**options)
     best = train(cfg, progress=not args.quiet, stop_at=args.stop_at)
     if os.environ.get("RANK", "0") == "0":
         print(f"best weights: {best}")
@@ -281,6 +311,7 @@ def _cmd_train(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    args.argv = argv  # the command line as given (None: sys.argv), for _given_options
     # Under torchrun only rank 0 reports progress; the others speak up for warnings alone.
     level = logging.INFO if os.environ.get("RANK", "0") == "0" else logging.WARNING
     logging.basicConfig(level=level, format="srcnn: %(message)s")
