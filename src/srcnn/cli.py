@@ -117,7 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--loss", default=defaults.loss, choices=("mse", "l1"))
     tr.add_argument("--steps", type=int, default=defaults.steps)
     tr.add_argument("--time-limit", type=float, metavar="SECONDS",
-                    help="train this long at most; the lr schedule then runs on wall time (not repeatable)")
+                    help="train this long at most, all sessions of the run together; the lr schedule then runs on "
+                         "wall time (not repeatable) and the progress bar counts seconds")
     tr.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps)
     tr.add_argument("--val-every", type=int, default=defaults.val_every)
     tr.add_argument("--precision", default=defaults.precision, choices=("auto", "bf16", "fp32"))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import platform
 import time
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from .resize import imresize, modcrop
 from .weights import default_weights, load_model
 
 __all__ = ["write_report"]
+
+log = logging.getLogger(__name__)
 
 SCALES = {"quick": (3,), "paper": (2, 3, 4)}  # the comparison table's scales per budget
 STUDY_SCALE = 3  # every study model is x3, as in the papers' studies
@@ -529,7 +532,11 @@ def write_report(data: str | Path, out: str | Path, runs: str | Path, budget: st
     for scale in SCALES[budget]:  # a missing sparse-coding dictionary fails now, not after minutes of scoring
         ctx.upscaler("sparse-coding", scale)
     out.mkdir(parents=True, exist_ok=True)
-    body = [section(ctx) for section in SECTIONS]
+    body = []
+    for number, section in enumerate(SECTIONS, 1):  # one line each: some take a while (sparse coding)
+        log.info("report %d/%d: %s (%.0f s so far)", number, len(SECTIONS),
+                 section.__name__.strip("_").removesuffix("_section"), time.perf_counter() - start)
+        body.append(section(ctx))
     # The header reports the wall time, so it is written last and placed first.
     header = _header_section(ctx, time.perf_counter() - start)
     write_text_atomic(out / "scores.json", json.dumps(ctx.numbers, indent=2) + "\n")
