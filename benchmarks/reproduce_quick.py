@@ -32,10 +32,10 @@ def main() -> None:
         command = [sys.executable, "-m", "srcnn", "reproduce", "--data", args.data, "--out", out,
                    "--budget", args.budget]
         start = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True)
+        done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KB on Linux
-    lines = (done.stdout + done.stderr).strip().splitlines()
+    lines = done.stdout.strip().splitlines()
     if not args.quiet:
         print("\n".join(lines))
     if done.returncode:
