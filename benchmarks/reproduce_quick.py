@@ -22,7 +22,8 @@ import time
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=os.environ.get("SRCNN_DATA"), help="the folder holding T91, BSD200, Set5, Set14")
+    parser.add_argument("--data", default=os.environ.get("SRCNN_DATA"),
+                        help="the folder holding T91, BSD200, Set5, Set14 (default: $SRCNN_DATA)")
     parser.add_argument("--budget", default="quick")
     parser.add_argument("--quiet", action="store_true", help="do not echo the command's output")
     args = parser.parse_args()

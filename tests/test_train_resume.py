@@ -157,3 +157,19 @@ def test_a_corrupt_checkpoint_is_one_line_and_exit_2(tiny_set, tmp_path, capsys,
 def test_resume_without_a_run_or_data_is_one_line(tmp_path, capsys):
     code, _, err = run(capsys, "train", "--out", tmp_path / "none", "--resume")
     assert code == 2 and "--data" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_with_a_time_limit_the_progress_bar_counts_seconds(capsys):
+    from srcnn.train import _advance, _progress_bar
+
+    cfg = TrainConfig(steps=1000, time_limit=10.0)
+    bar = _progress_bar(cfg, step=50, elapsed=3.0, enabled=True)  # resumed 3 s into a 10 s run
+    assert (bar.total, bar.n, bar.unit) == (10, 3, "s")
+    _advance(bar, cfg, 51, 4.5)
+    _advance(bar, cfg, 52, 12.0)  # the last step may end past the limit: the bar stops at it
+    assert bar.n == 10
+    bar.close()
+    assert "step 52: 100%" in capsys.readouterr().err.split("\r")[-1]
+    steps = _progress_bar(TrainConfig(steps=1000), step=50, elapsed=3.0, enabled=True)
+    assert (steps.total, steps.n, steps.unit) == (1000, 50, "step")
+    steps.close()

@@ -219,7 +219,9 @@ def _comparable(name: str, value, recipe: str):
     if name == "lr" and value is None:
         return 1e-4 if recipe == "paper" else 1e-3  # build_optimizer's defaults
     if name in _PATH_FIELDS and value is not None:
-        return [str(Path(v).resolve()) for v in value] if isinstance(value, (list, tuple)) else str(Path(value).resolve())
+        if isinstance(value, (list, tuple)):
+            return [str(Path(v).resolve()) for v in value]
+        return str(Path(value).resolve())
     if isinstance(value, tuple):
         return list(value)
     return value
@@ -333,7 +335,8 @@ def _progress_bar(cfg: TrainConfig, step: int, elapsed: float, enabled: bool):
 
     if cfg.time_limit:
         return tqdm(total=round(cfg.time_limit), initial=round(min(elapsed, cfg.time_limit)), disable=not enabled,
-                    unit="s", dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]")
+                    unit="s", dynamic_ncols=True,
+                    bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]")
     return tqdm(total=cfg.steps, initial=step, disable=not enabled, unit="step", dynamic_ncols=True)
 
 
