@@ -11,8 +11,11 @@ Recipes:
   rotations; converges in minutes on a CPU instead of days on a GPU.
 
 Every batch is a function of (seed, step) and the checkpoint holds model, optimiser, step and the
-torch RNG, so ``resume=True`` continues a killed run exactly where it stopped. Under torchrun the
-same code runs as DDP: each rank takes its share of the global batch (docs/distributed.md).
+torch RNG, so ``resume=True`` continues a killed run exactly where it stopped. ``resume_config``
+rebuilds a run's config from its config.json (``srcnn train --out RUN --resume``), refusing options
+that contradict it; raising ``steps`` or ``time_limit`` extends a finished run (``_continue_run``
+says how the schedule goes on). Under torchrun the same code runs as DDP: each rank takes its share
+of the global batch (docs/distributed.md).
 """
 
 from __future__ import annotations
