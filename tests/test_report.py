@@ -2,6 +2,7 @@
 its figures, its machine-readable scores, and the reuse of finished runs."""
 
 import json
+import logging
 import math
 import shutil
 
@@ -48,10 +49,13 @@ def data(tmp_path):
     return root
 
 
-def test_quick_reproduce_writes_the_report_and_reuses_its_runs(data, tmp_path, capsys):
+def test_quick_reproduce_writes_the_report_and_reuses_its_runs(data, tmp_path, capsys, caplog):
     out = tmp_path / "out"
     argv = ["reproduce", "--data", str(data), "--out", str(out), "--budget", "quick"]
-    assert main(argv) == 0, capsys.readouterr().err
+    with caplog.at_level(logging.INFO, logger="srcnn.report"):
+        assert main(argv) == 0, capsys.readouterr().err
+    progress = [r.getMessage() for r in caplog.records if r.name == "srcnn.report"]
+    assert [m.split(":")[0] for m in progress] == [f"report {i}/7" for i in range(1, 8)]  # a line per section
 
     report = (out / "report.md").read_text()
     positions = [report.find(heading) for heading in SECTIONS]
@@ -61,6 +65,7 @@ def test_quick_reproduce_writes_the_report_and_reuses_its_runs(data, tmp_path, c
         assert f"| {run.name} |" in report, run.name
     assert "![" in report and "(convergence.png)" in report and "(crops.png)" in report
     assert "30.39" in report and "Yang et al. 2010: 31.42 / 0.8820" in report  # published beside ours
+    assert "Budget `quick`: a check of the report's structure, not a reproduction" in report
 
     for name, min_size in (("convergence.png", (300, 200)), ("crops.png", (400, 150))):
         with Image.open(out / name) as image:

@@ -179,7 +179,9 @@ def _parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser("train", help="train an SRCNN model (resumable)")
     defaults = TrainConfig()
-    tr.add_argument("--data", nargs="+", required=True, metavar="DIR", help="folders of HR images")
+    tr.add_argument("--data", nargs="+", metavar="DIR",
+                    help="folders of HR images (default: none; required, except with --resume: the run's "
+                         "config.json has them)")
     tr.add_argument("--out", required=True, metavar="RUN_DIR", help="the run's folder: checkpoints, log, best weights")
     tr.add_argument("--scale", type=int, default=defaults.scale, choices=(1,) + SCALES,
                     help="up-scaling factor; 1 trains a restorer (e.g. with --degradation noise)")
@@ -226,8 +228,8 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--loss", default=defaults.loss, choices=("mse", "l1"), help="training loss")
     tr.add_argument("--steps", type=int, default=defaults.steps, help="optimiser steps")
     tr.add_argument("--time-limit", type=float, metavar="SECONDS",
-                    help="train this long at most; the lr schedule then runs on wall time, not repeatable "
-                         "(default: no limit)")
+                    help="train this long at most, all sessions of the run together; the lr schedule then runs on "
+                         "wall time (not repeatable) and the progress bar counts seconds (default: no limit)")
     tr.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps, help="lr warm-up steps (adam)")
     tr.add_argument("--val-every", type=int, default=defaults.val_every, help="validate every this many steps")
     tr.add_argument("--precision", default=defaults.precision, choices=PRECISIONS,
@@ -241,7 +243,11 @@ def _parser() -> argparse.ArgumentParser:
                     help="end this process at STEP (the schedule still runs to --steps); continue with --resume "
                          "(default: run to the end)")
     tr.add_argument("--target-psnr", type=float, help="stop once validation PSNR reaches this (default: none)")
-    tr.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    tr.add_argument("--resume", action="store_true",
+                    help="continue the run in --out where it stopped, with its config.json; an option given with it "
+                         "must agree with the run's, except --steps / --time-limit (they set a new end and extend a "
+                         "finished run; the lr schedule becomes that of a run planned to the new end), --val-every, "
+                         "--target-psnr, --precision, --device, --workers, --monitor-data")
     tr.add_argument("--threads", type=_positive_int, help="torch intra-op threads (default: all cores)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar (it shows only on a terminal anyway)")
 
@@ -475,6 +481,22 @@ def _cmd_models(args) -> int:
     return EXIT_OK
 
 
+def _train_fields() -> set[str]:
+    from .train import TrainConfig
+
+    return {f.name for f in fields(TrainConfig)}
+
+
+def _given_options(argv: list[str] | None, command: str) -> set[str]:
+    """The options of ``command`` given on the command line ``argv``: parsed again with no defaults,
+    so an option left out is absent rather than at its default (``--resume`` checks only these)."""
+    parser = _parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for action in commands.choices[command]._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv))) - {"command"}
+
+
 def _cmd_train(args) -> int:
     import torch
 
@@ -485,12 +507,22 @@ def _cmd_train(args) -> int:
     resolve_device(args.device)  # a missing GPU is one line, before any data loads
     if args.threads:
         torch.set_num_threads(args.threads)
-    options = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
-               if getattr(args, f.name, None) is not None}
-    cfg = TrainConfig.paper(**options) if args.recipe == "paper" else TrainConfig(**options)
+    if args.resume and (Path(args.out) / "config.json").exists():
+        from .train import resume_config
+
+        given = _given_options(getattr(args, "argv", None), "train")
+        cfg = resume_config(args.out, {name: getattr(args, name) for name in given if name in _train_fields()})
+    else:
+        if not args.data:
+            raise SRCNNError(f"--data is required to start a run ({args.out} holds none to resume)" if args.resume
+                             else "--data is required (the folders of HR images to train on)")
+        options = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
+                   if getattr(args, f.name, None) is not None}
+        cfg = TrainConfig.paper(**options) if args.recipe == "paper" else TrainConfig(**options)
     best = train(cfg, progress=not args.quiet and sys.stderr.isatty(), stop_at=args.stop_at)  # bars never in logs
     if os.environ.get("RANK", "0") == "0":
-        print(_wrote(best, start, "best weights"))
+        print(_wrote(best, start, "best weights") if Path(best).exists() else
+              f"{cfg.out}: stopped before its first validation, so no best weights yet (continue with --resume)")
     return EXIT_OK
 
 
@@ -540,6 +572,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:  # bare `srcnn`: the help, as a usage error
         parser.print_help(sys.stderr)
         return EXIT_ERROR
+    args.argv = argv  # the command line as given (None: sys.argv), for _given_options
     # Under torchrun only rank 0 reports progress; the others speak up for warnings alone.
     level = logging.INFO if os.environ.get("RANK", "0") == "0" else logging.WARNING
     logging.basicConfig(level=level, format="srcnn: %(message)s")
