@@ -200,6 +200,10 @@ def _transcode(av, inp, out, codec: str, suffix: str, upscale_frame, scale: int,
             errors.append(exc)
             stop.set()
 
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, threads - 1))  # the decoder and encoder threads need a core of their own
     frames, start = 0, time.perf_counter()
     fps = float(rate) if rate else 0.0
     bar = tqdm(total=vin.frames or None, unit="frame", disable=not progress, dynamic_ncols=True)
@@ -224,6 +228,7 @@ def _transcode(av, inp, out, codec: str, suffix: str, upscale_frame, scale: int,
         stop.set()  # the reader, if it is still blocked on a full queue
         reader.join()
         bar.close()
+        torch.set_num_threads(threads)
     if errors:
         exc = errors[0]
         if isinstance(exc, (SRCNNError, av.error.FFmpegError)):
