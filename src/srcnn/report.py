@@ -192,8 +192,8 @@ class Context:
             if name in self.runs:
                 model, _ = load_model(self.runs[name].folder / "best.safetensors", scale)
                 self._upscalers[key] = make_upscaler(scale, model, "srcnn", "fp32", "cpu")
-            elif name == "srcnn":
-                self._upscalers[key] = make_upscaler(scale, "srcnn", "srcnn", "fp32", "cpu")
+            elif name in SHIPPED_KINDS:
+                self._upscalers[key] = make_upscaler(scale, name, "srcnn", "fp32", "cpu")
             elif name == "sparse-coding":
                 from .sparse import SparseCodingUpscaler
 
@@ -374,6 +374,51 @@ def _convergence_section(ctx: Context) -> str:
     ])
 
 
+SHIPPED_KINDS = ("srcnn", "fsrcnn", "fsrcnn-s")  # the shipped models of each kind (srcnn.weights.ALIASES)
+SPEED_METHODS = {"bicubic": "Bicubic", "sparse-coding": "Sparse coding", "width_32_16": "SRCNN 9-1-5 (32/16)",
+                 "width_64_32": "SRCNN 9-1-5 (64/32)", "width_128_64": "SRCNN 9-1-5 (128/64)",
+                 "filter_9-3-5": "SRCNN 9-3-5", "filter_9-5-5": "SRCNN 9-5-5 (study)",
+                 "srcnn": "SRCNN 9-5-5 (shipped)", "fsrcnn": "FSRCNN (shipped)", "fsrcnn-s": "FSRCNN-s (shipped)"}
+
+
+def _speed_quality_section(ctx: Context) -> str:
+    """PSNR against speed, the FSRCNN paper's Figure 1 with this machine's numbers."""
+    pixels = float(np.mean([(h // STUDY_SCALE * STUDY_SCALE) * (w // STUDY_SCALE * STUDY_SCALE)
+                            for _, (h, w) in ((n, img.shape[:2]) for n, img in ctx.sets["Set5"])]))
+    numbers, rows = {}, []
+    for name, label in SPEED_METHODS.items():
+        if name not in ctx.runs and name not in ("bicubic", "sparse-coding") + SHIPPED_KINDS:
+            continue
+        score = ctx.score(name, "Set5", STUDY_SCALE)
+        rate = pixels / score.seconds / 1e6
+        numbers[name] = {"label": label, "psnr": score.psnr, "seconds_per_image": score.seconds,
+                         "output_mp_per_s": rate}
+        rows.append([label, _psnr(score.psnr), f"{score.seconds:.3f}", f"{rate:.2f}"])
+    figure = _figure(6.4, 4.4)
+    ax = figure.add_subplot()
+    for name, n in numbers.items():
+        family = "tab:red" if name.startswith("fsrcnn") else "tab:gray" if name in ("bicubic", "sparse-coding") \
+            else "tab:blue"
+        ax.scatter(n["output_mp_per_s"], n["psnr"], color=family)
+        ax.annotate(n["label"], (n["output_mp_per_s"], n["psnr"]), fontsize=7, xytext=(4, 3),
+                    textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel("Output megapixels per second, fp32, this CPU (log scale)")
+    ax.set_ylabel("Average PSNR (dB), Set5 x3")
+    ax.grid(alpha=0.3, which="both")
+    _save_figure(figure, ctx.out / "speed_quality.png")
+    ctx.numbers["speed_quality"] = numbers
+    return "\n\n".join([
+        "## 8. Speed and quality",
+        ("Set5 x3 PSNR against output megapixels per second of one upscaling call per image (SRCNN: bicubic "
+         "then the network; FSRCNN: the network on the LR image, its bicubic skip included), mean over Set5, "
+         "fp32 on this CPU after one warm-up call: the FSRCNN paper's Figure 1 with our numbers. "
+         "`srcnn upscale` runs bf16 where the CPU has it; `python benchmarks/realtime.py` measures that path."),
+        _table(["Method", "Set5 PSNR", "Seconds / image", "Output MP/s"], rows),
+        "![Set5 x3 PSNR against output megapixels per second](speed_quality.png)",
+    ])
+
+
 def _busiest_window(plane: np.ndarray, size: int) -> tuple[int, int]:
     """(top, left) of the size x size window with the most gradient: where methods differ most."""
     gy, gx = np.gradient(plane.astype(np.float64))
@@ -535,7 +580,7 @@ def _header_section(ctx: Context, seconds: float) -> str:
 # ---- the report -------------------------------------------------------------------------------------
 
 SECTIONS = (_comparison_section, _width_section, _filter_section, _convergence_section, _crops_section,
-            _degradation_section, _differences_section)
+            _degradation_section, _differences_section, _speed_quality_section)
 
 
 def write_report(data: str | Path, out: str | Path, runs: str | Path, budget: str) -> Path:
