@@ -184,6 +184,11 @@ def read_image(path: str | Path) -> np.ndarray:
     return pixels
 
 
+# zlib level of written PNGs: level 1 encodes an upscaled 4K frame about 7 times faster than Pillow's
+# default 6, for files 15-35 % larger (OpenCV's default is 1 too). Lossless either way.
+PNG_COMPRESS_LEVEL = 1
+
+
 def save_picture(picture: Picture, path: str | Path, quality: int | None = None) -> None:
     """Write a Picture atomically: 16 bits where the format holds them (PNG, TIFF), alpha where it
     holds alpha (elsewhere dropped with a logged warning), the carried metadata, and ``quality``
@@ -210,6 +215,8 @@ def save_picture(picture: Picture, path: str | Path, quality: int | None = None)
     params = {k: v for k, v in picture.info.items() if k in CARRIED_INFO}
     if fmt in QUALITY_FORMATS:
         params["quality"] = DEFAULT_QUALITY if quality is None else quality
+    if fmt == "PNG":
+        params["compress_level"] = PNG_COMPRESS_LEVEL
     save_image_atomic(image, path, **params)
 
 
@@ -220,7 +227,8 @@ def _save_16bit_colour_atomic(pixels: np.ndarray, alpha: np.ndarray | None, path
     bgr = rgb[:, :, ::-1]
     data = np.ascontiguousarray(np.dstack([bgr, alpha]) if alpha is not None else bgr)
     with atomic_output(path) as tmp:
-        if not cv2.imwrite(str(tmp), data):
+        params = [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESS_LEVEL] if path.suffix.lower() == ".png" else []
+        if not cv2.imwrite(str(tmp), data, params):
             raise SRCNNError(f"{path}: cannot write 16-bit image")
 
 
