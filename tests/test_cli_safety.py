@@ -376,3 +376,19 @@ def test_export_help_states_the_onnx_contract():
     text = _subparsers(_parser())["export"].format_help()
     for fragment in ("upscaled by bicubic", "float32", "(N, C, H, W)", "clamped to [0, 1]", "Y plane", "dynamic"):
         assert fragment in " ".join(text.split()), fragment
+
+
+def test_export_and_learn_dictionary_never_replace_an_existing_file(tmp_path, capsys):
+    target = tmp_path / "model.onnx"
+    target.write_bytes(b"mine")
+    code, out, err = run(capsys, "export", "--model", "fsrcnn", "--scale", "3", "-o", target)
+    assert code == 2 and "already exists" in err and target.read_bytes() == b"mine"
+    dictionary = tmp_path / "dict.safetensors"
+    dictionary.write_bytes(b"mine")
+    code, out, err = run(capsys, "learn-dictionary", "--data", tmp_path, "--scale", "3", "-o", dictionary)
+    assert code == 2 and "already exists" in err and dictionary.read_bytes() == b"mine"
+
+
+def test_a_model_kind_without_a_scale_names_the_choices(tmp_path, capsys):
+    code, out, err = run(capsys, "export", "--model", "fsrcnn", "-o", tmp_path / "m.onnx")
+    assert code == 2 and "FSRCNN_X3" in err and len(err.strip().splitlines()) == 1

@@ -173,6 +173,9 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--format", default="onnx", choices=("onnx",), help="the only format so far")
     ex.add_argument("-o", "--output", help="output file (default: the model's name with .onnx, here)")
     ex.add_argument("--opset", type=int, default=17, help="ONNX opset version")
+    ex.add_argument("--scale", type=int, choices=SCALES,
+                    help="the scale of a model named by kind (srcnn, fsrcnn, fsrcnn-s) (default: none)")
+    ex.add_argument("--overwrite", action="store_true", help="replace the output if it exists (default: refuse)")
 
     md = sub.add_parser("models", help="list the shipped models with their cards (scale, size, scores, file)")
     md.add_argument("name", nargs="?", metavar="NAME", help="show this model's whole card (default: list them all)")
@@ -261,12 +264,15 @@ def _parser() -> argparse.ArgumentParser:
     ld.add_argument("--holdout-from", nargs="+", metavar="DIR", default=[],
                     help="leave out the validation images that `srcnn train --data DIR...` holds out (default: none)")
     ld.add_argument("--seed", type=int, default=0, help="random seed")
+    ld.add_argument("--overwrite", action="store_true", help="replace the output if it exists (default: refuse)")
 
     rp = sub.add_parser("reproduce", help="train the papers' study models and write the report (Markdown + PNG)")
     rp.add_argument("--data", required=True, metavar="DIR", help="the folder holding T91, BSD200, Set5 and Set14")
     rp.add_argument("--out", required=True, metavar="DIR", help="where the report goes")
     rp.add_argument("--runs", metavar="DIR", help="where the study's training runs live (default: OUT/runs)")
-    rp.add_argument("--budget", default="quick", choices=("quick", "paper"), help="training budget of the study")
+    rp.add_argument("--budget", default="quick", choices=("quick", "paper"),
+                    help="quick: a structure check in under a minute (tiny runs, the 2 smallest test images per "
+                         "set, sparse coding at patch step 3); paper: the real study")
     rp.add_argument("--jobs", type=int, default=1, help="training runs at once (e.g. several on one GPU)")
     rp.add_argument("--device", default="auto", help="cpu, cuda or auto (CUDA when available)")
     rp.add_argument("--train-only", action="store_true", help="train the study's models, write no report")
@@ -282,6 +288,7 @@ def _cmd_learn_dictionary(args) -> int:
     from .train_config import TrainConfig
 
     start = time.perf_counter()
+    _refuse_existing(args.output, args.overwrite)
     paths = [p for d in args.data for p in list_images(d)]
     if args.holdout_from:
         _, held_out = split_validation([p for d in args.holdout_from for p in list_images(d)], TrainConfig.val_count)
@@ -431,13 +438,20 @@ def _cmd_evaluate(args) -> int:
     return EXIT_OK
 
 
+def _refuse_existing(path: str | Path, overwrite: bool) -> None:
+    """A user's file is never replaced unless asked: checked before any work."""
+    if Path(path).exists() and not overwrite:
+        raise SRCNNError(f"{path} already exists; pass --overwrite to replace it")
+
+
 def _cmd_export(args) -> int:
     from .export import export_onnx
     from .weights import resolve_model
 
     start = time.perf_counter()
-    model, meta = resolve_model(args.model, scale=None)
     output = Path(args.output or Path(args.model).with_suffix(".onnx").name)
+    _refuse_existing(output, args.overwrite)
+    model, meta = resolve_model(args.model, scale=args.scale)
     export_onnx(model, output, {"scale": meta["scale"]}, opset=args.opset)
     print(_wrote(output, start))
     return EXIT_OK

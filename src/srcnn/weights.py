@@ -221,7 +221,10 @@ def resolve_model(name_or_path: str | None, scale: int | None) -> tuple[SRCNN, d
     ``scale``; with ``scale``, a model made for another scale is refused."""
     alias = DEFAULT_ALIAS if name_or_path is None else name_or_path.lower()
     if alias in ALIASES:
-        w = find_weights(alias, scale) if scale is not None else None
+        if scale is None:
+            raise SRCNNError(f"{alias} names one shipped model per scale; give the scale (--scale) or a model's name "
+                             f"({', '.join(x.name for x in Weights if x.entry.alias == alias)})")
+        w = find_weights(alias, scale)
         if w is None:
             have = ", ".join(f"x{x.entry.scale}" for x in Weights if x.entry.alias == alias)
             raise SRCNNError(f"no shipped {alias} model for x{scale} (shipped: {have}); pass --model PATH "
