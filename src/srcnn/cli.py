@@ -485,13 +485,15 @@ def _cmd_models(args) -> int:
             print(f"  path: {path}")
         return EXIT_OK
     width = max((len(w.name) for w in members), default=4)
-    print(f"{'name':<{width}}  scale  {'params':>7}  scores (PSNR / SSIM)  file")
+    defaults = {weights.default_weights(w.entry.scale) for w in members}
+    print(f"{'name':<{width}}  {'kind':<8}  scale  {'params':>7}  scores (PSNR / SSIM)  file")
     for w in members:
-        entry = w.value
-        params = getattr(entry, "params", None)
-        print(f"{w.name:<{width}}  x{getattr(entry, 'scale', '?'):<4}  {params if params is not None else '?':>7}  "
-              f"{_card_metrics(getattr(entry, 'metrics', {}) or {})}  {getattr(entry, 'file', '')}")
-    print(f"{len(members)} models; `srcnn models NAME` shows one card; use a name with --model")
+        entry = w.entry
+        kind = (entry.alias or "-") + ("*" if w in defaults else "")
+        print(f"{w.name:<{width}}  {kind:<8}  x{entry.scale:<4}  {entry.params:>7}  "
+              f"{_card_metrics(entry.metrics)}  {entry.file}")
+    print(f"{len(members)} models; * the default of its scale; `srcnn models NAME` shows one card; "
+          "--model takes a name or a kind (the kind's model for --scale)")
     return EXIT_OK
 
 
