@@ -6,6 +6,7 @@
     srcnn export --model NAME_OR_PATH --format onnx [-o FILE]
     srcnn learn-dictionary --data DIR [DIR...] --scale S -o FILE   (sparse-coding baseline)
     srcnn reproduce --data DIR --out DIR [--budget quick|paper]
+    srcnn batch INPUT -o OUTPUT --scale S [--engine ray|local] [--address auto|ray://...] [--workers N]
 
 Every user error ends in one line on stderr and a non-zero exit; no partial output files.
 """
@@ -151,7 +152,42 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--jobs", type=int, default=1, help="training runs at once (e.g. several on one GPU)")
     rp.add_argument("--device", default="auto")
     rp.add_argument("--train-only", action="store_true", help="train the study's models, write no report")
+    _add_batch_parser(sub)
     return parser
+
+
+def _add_batch_parser(sub) -> None:
+    from .infer import METHODS, SCALES
+
+    bp = sub.add_parser("batch", help="upscale every image under a folder or object-store prefix, on Ray Data")
+    bp.add_argument("input", metavar="INPUT", help="a folder, or a URI pyarrow reads (s3://bucket/prefix, gs://...)")
+    bp.add_argument("-o", "--output", required=True, help="output folder or URI (the same relative paths)")
+    bp.add_argument("--scale", type=int, required=True, choices=SCALES)
+    bp.add_argument("--model", help="a shipped model's name or a .safetensors file (default: shipped, by scale)")
+    bp.add_argument("--method", default="srcnn", choices=METHODS)
+    _add_speed_options(bp, default_precision="auto")
+    bp.add_argument("--quality", type=int, help="JPEG / WebP quality of the outputs (1-100)")
+    bp.add_argument("--engine", default="ray", choices=("ray", "local"),
+                    help="ray: an actor pool on Ray Data; local: this process, for comparison (default: ray)")
+    bp.add_argument("--address", help="join this Ray cluster (auto, ray://host:10001); default: a local Ray")
+    bp.add_argument("--workers", type=int, help="Ray actors (default: the cluster's CPUs / --threads)")
+    bp.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _cmd_batch(args) -> int:
+    from .batch import BatchSettings, run_batch
+
+    settings = BatchSettings(args.scale, args.model, args.method, args.precision, args.device, args.tile,
+                             args.threads, args.quality)
+    report = run_batch(args.input, args.output, settings, args.engine, args.address, args.workers,
+                       progress=not args.quiet)
+    print(f"upscaled {report.done}, skipped {report.skipped}, failed {len(report.failed)} of {report.inputs} "
+          f"({report.images_per_second:.2f} images/s); manifest: {report.manifest}")
+    if report.failed:
+        print(f"srcnn: {len(report.failed)} of {report.inputs} inputs failed (listed in {report.manifest})",
+              file=sys.stderr)
+        return 1
+    return 0
 
 
 def _cmd_learn_dictionary(args) -> int:
@@ -285,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.INFO if os.environ.get("RANK", "0") == "0" else logging.WARNING
     logging.basicConfig(level=level, format="srcnn: %(message)s")
     handlers = {"upscale": _cmd_upscale, "evaluate": _cmd_evaluate, "train": _cmd_train, "export": _cmd_export,
-                "reproduce": _cmd_reproduce, "learn-dictionary": _cmd_learn_dictionary}
+                "reproduce": _cmd_reproduce, "learn-dictionary": _cmd_learn_dictionary, "batch": _cmd_batch}
     try:
         return handlers[args.command](args)
     except SRCNNError as exc:
