@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from conftest import shapes_image
-from srcnn import cli
+from srcnn import batch, cli
 from srcnn.batch import MANIFEST_NAME
 
 BROKEN = "broken.png"
@@ -95,6 +95,23 @@ def test_a_rerun_skips_what_is_done_and_rewrites_nothing(ray_local, folder, tmp_
     assert _batch(folder, out, "ray") == 1  # the broken file is tried again and fails again
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.png")} == before
     assert "upscaled 0, skipped 11, failed 1 of 12" in capsys.readouterr().out
+
+
+def test_a_worker_that_dies_is_restarted_and_its_files_done(ray_local, folder, reference, tmp_path, monkeypatch):
+    marker = tmp_path / "died"
+
+    class DiesOnce(batch._RayUpscaleWorker):  # defined here, so Ray ships it to the worker by value
+        def __call__(self, rows):
+            if not marker.exists():
+                marker.touch()
+                os._exit(1)  # the worker process ends as if killed, its files unfinished
+            return super().__call__(rows)
+
+    monkeypatch.setattr(batch, "_RayUpscaleWorker", DiesOnce)
+    out = tmp_path / "out"
+    assert _batch(folder, out, "ray", "--workers", "1") == 1  # 1: the broken file, nothing else
+    assert marker.exists()
+    assert _files(out) == _files(reference)
 
 
 def test_local_engine_writes_the_same_files(folder, reference, tmp_path, capsys):
