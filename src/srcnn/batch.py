@@ -220,7 +220,10 @@ class _RayUpscaleWorker:
     """A Ray Data actor: builds its upscaler once, then upscales the files of each batch."""
 
     def __init__(self, settings: BatchSettings, source: Location, target: Location):
+        import torch
+
         self.settings, self.source, self.target = settings, source, target
+        torch.set_num_threads(settings.threads or 1)  # the CPUs this actor reserved, whatever OMP_NUM_THREADS says
         self.upscaler = settings.make_upscaler()
         self.scratch = Path(tempfile.mkdtemp(prefix="srcnn-batch-"))
 

@@ -170,7 +170,8 @@ def _add_batch_parser(sub) -> None:
     bp.add_argument("--engine", default="ray", choices=("ray", "local"),
                     help="ray: an actor pool on Ray Data; local: this process, for comparison (default: ray)")
     bp.add_argument("--address", help="join this Ray cluster (auto, ray://host:10001); default: a local Ray")
-    bp.add_argument("--workers", type=int, help="Ray actors (default: the cluster's CPUs / --threads)")
+    bp.add_argument("--workers", type=int,
+                    help="Ray actors (default: the cluster's CPUs / --threads; on Ray, --threads defaults to 1)")
     bp.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
