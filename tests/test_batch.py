@@ -82,7 +82,8 @@ def test_ray_writes_the_files_srcnn_upscale_writes_and_lists_the_broken_one(ray_
     assert [f["input"] for f in manifest["failed"]] == [BROKEN]
     assert "truncated" in manifest["failed"][0]["reason"]
     assert (manifest["done"], manifest["skipped"], manifest["inputs"]) == (11, 0, 12)
-    assert len(manifest["workers"]) == 2 and all(w["peak_rss_mib"] > 0 for w in manifest["workers"])
+    # Two actors; on a busy machine the first one up may take every file before the second starts.
+    assert 1 <= len(manifest["workers"]) <= 2 and all(w["peak_rss_mib"] > 0 for w in manifest["workers"])
     err = capsys.readouterr().err
     assert f"{BROKEN}: cannot read image" in err
 

@@ -225,7 +225,8 @@ class _RayUpscaleWorker:
         self.settings, self.source, self.target = settings, source, target
         torch.set_num_threads(settings.threads or 1)  # the CPUs this actor reserved, whatever OMP_NUM_THREADS says
         self.upscaler = settings.make_upscaler()
-        self.scratch = Path(tempfile.mkdtemp(prefix="srcnn-batch-"))
+        remote = not (source.is_local and target.is_local)  # only object storage needs scratch files
+        self.scratch = Path(tempfile.mkdtemp(prefix="srcnn-batch-") if remote else tempfile.gettempdir())
 
     def __call__(self, batch: dict) -> dict:
         records = [upscale_file(self.upscaler, self.settings, self.source, self.target, str(rel), self.scratch)
