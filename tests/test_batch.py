@@ -146,6 +146,13 @@ def test_bad_usage_exits_2_with_one_line(tmp_path, capsys):
                      "--workers", "2"]) == 2
 
 
+def test_ray_client_addresses_are_refused_in_one_line(folder, tmp_path, capsys):
+    pytest.importorskip("ray")
+    assert _batch(folder, tmp_path / "out", "ray", "--address", "ray://head.example:10001") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--address auto" in err[0]
+
+
 @pytest.fixture(scope="module")
 def s3(ray_local):
     """A bucket on moto's S3 server, on loopback; skipped where moto[server] is not installed."""

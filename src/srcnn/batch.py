@@ -251,7 +251,7 @@ def _run_ray(pending: list[str], settings: BatchSettings, source: Location, targ
     ray = _import_ray()
     started = not ray.is_initialized()
     if started:
-        # "local" always starts a fresh Ray on this machine's cores; "auto" / "ray://..." join a cluster.
+        # "local" always starts a fresh Ray on this machine's cores; "auto" / "host:port" join a cluster.
         try:
             ray.init(address=address or "local", include_dashboard=False, logging_level="WARNING")
         except (ConnectionError, ValueError, RuntimeError) as exc:
@@ -325,6 +325,10 @@ def run_batch(input_uri: str, output_uri: str, settings: BatchSettings, engine: 
         raise SRCNNError(f"unknown engine {engine!r}: choose ray or local")
     if engine == "ray":
         _import_ray()  # before any work: without Ray, say how to get it
+        if address and address.startswith("ray://"):
+            # Ray Data fails under Ray Client (2.60: AttributeError in its executor): the driver must be on the cluster.
+            raise SRCNNError("Ray Data does not run through Ray Client (ray://): run srcnn batch on a node of the "
+                             "cluster with --address auto, or send it there with `ray job submit`")
     elif address or workers:
         raise SRCNNError("--address and --workers are for --engine ray")
     if workers is not None and workers < 1:

@@ -6,7 +6,7 @@
     srcnn export --model NAME_OR_PATH --format onnx [-o FILE]
     srcnn learn-dictionary --data DIR [DIR...] --scale S -o FILE   (sparse-coding baseline)
     srcnn reproduce --data DIR --out DIR [--budget quick|paper]
-    srcnn batch INPUT -o OUTPUT --scale S [--engine ray|local] [--address auto|ray://...] [--workers N]
+    srcnn batch INPUT -o OUTPUT --scale S [--engine ray|local] [--address auto|HOST:PORT] [--workers N]
 
 Every user error ends in one line on stderr and a non-zero exit; no partial output files.
 """
@@ -169,7 +169,7 @@ def _add_batch_parser(sub) -> None:
     bp.add_argument("--quality", type=int, help="JPEG / WebP quality of the outputs (1-100)")
     bp.add_argument("--engine", default="ray", choices=("ray", "local"),
                     help="ray: an actor pool on Ray Data; local: this process, for comparison (default: ray)")
-    bp.add_argument("--address", help="join this Ray cluster (auto, ray://host:10001); default: a local Ray")
+    bp.add_argument("--address", help="join this Ray cluster (auto, or the head's host:port); default: a local Ray")
     bp.add_argument("--workers", type=int,
                     help="Ray actors (default: the cluster's CPUs / --threads; on Ray, --threads defaults to 1)")
     bp.add_argument("--quiet", action="store_true", help="no progress bar")
