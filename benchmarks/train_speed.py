@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from srcnn.infer import bf16_supported
-from srcnn.model import SRCNN, SRCNNConfig
+from srcnn.models import SRCNN, SRCNNConfig
 from srcnn.train import TrainConfig, build_optimizer, compute_loss, train
 
 

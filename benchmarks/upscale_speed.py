@@ -1,7 +1,8 @@
 """Upscaling speed and memory on this machine.
 
-For each shipped model (or --model files): output megapixels per second on one 1280x720 -> x3
-(3840x2160) frame, for the network alone, with the fast path (what `srcnn upscale` uses:
+For each shipped x3 model (or --model files): output megapixels per second on one 1280x720 -> x3
+(3840x2160) frame, for the network alone on its input grid (the bicubic-upscaled plane for SRCNN,
+the LR plane for FSRCNN), with the fast path (what `srcnn upscale` uses:
 --precision auto, tiles) and with the plain PyTorch path (fp32, NCHW, whole frame), in the same
 run, and their ratio. Then, each in a fresh process: the whole `srcnn upscale` command for a
 1280x720 image to 3840x2160 (start to written file), and the peak RSS of an 8K (7680x4320) output.
@@ -33,12 +34,13 @@ def test_frame(h: int, w: int) -> np.ndarray:
 
 
 def network_rate(upscaler: Upscaler, plane: np.ndarray, repeats: int) -> float:
-    """Output MP/s of the network on a bicubic-upscaled plane (the model loaded, warm)."""
+    """Output MP/s of the network on its input plane (the model loaded, warm)."""
     upscaler.restore(plane[:256, :256])  # warm-up: kernels chosen, weights laid out
     start = time.perf_counter()
     for _ in range(repeats):
         upscaler.restore(plane)
-    return repeats * plane.size / 1e6 / (time.perf_counter() - start)
+    out_pixels = plane.size * upscaler.model.config.upscale_factor ** 2
+    return repeats * out_pixels / 1e6 / (time.perf_counter() - start)
 
 
 def plain_rate(model, plane: np.ndarray, repeats: int) -> float:
@@ -49,7 +51,7 @@ def plain_rate(model, plane: np.ndarray, repeats: int) -> float:
         start = time.perf_counter()
         for _ in range(repeats):
             model(x)
-    return repeats * plane.size / 1e6 / (time.perf_counter() - start)
+    return repeats * plane.size * model.config.upscale_factor ** 2 / 1e6 / (time.perf_counter() - start)
 
 
 def timed_cli(args: list[str]) -> tuple[float, float]:
@@ -83,9 +85,11 @@ def main() -> int:
     models = [(Path(p).name, load_model(p)[0]) for p in args.model] if args.model else \
         [(w.name, load_model(w.entry.path)[0]) for w in Weights if w.entry.scale == 3]
     frame = test_frame(720, 1280)
-    plane = Upscaler(None, 3).upscale_float(frame[:, :, 1].astype(np.float32) / 255)  # 2160 x 3840
+    lr_plane = frame[:, :, 1].astype(np.float32) / 255
+    hr_plane = Upscaler(None, 3).upscale_float(lr_plane)  # 2160 x 3840
     print(f"{'model':<22} {'fast MP/s':>9} {'plain MP/s':>10} {'ratio':>6}")
     for name, model in models:
+        plane = lr_plane if model.config.input_grid == "lr" else hr_plane  # each network's own input grid
         fast = network_rate(Upscaler(model, 3, precision="auto"), plane, args.repeats)
         plain = plain_rate(model, plane, max(1, args.repeats // 2))
         print(f"{name:<22} {fast:9.2f} {plain:10.2f} {fast / plain:5.1f}x")

@@ -40,7 +40,7 @@ def ray_local():
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:
-    """A dozen small images (RGB, grey, RGBA, one in a subfolder) and one truncated file."""
+    """A dozen small images (RGB, grey, RGBA, PNG and JPEG, two in a subfolder) and one truncated file."""
     root = tmp_path_factory.mktemp("batch-in")
     (root / "sub").mkdir()
     for i in range(8):
@@ -49,6 +49,7 @@ def folder(tmp_path_factory) -> Path:
     rgba = np.dstack([shapes_image(21, size=24), shapes_image(22, size=24)[:, :, 1]])
     Image.fromarray(rgba, mode="RGBA").save(root / "alpha.png")
     Image.fromarray(shapes_image(23, size=24)).save(root / "sub" / "deep.png")
+    Image.fromarray(shapes_image(24, size=24)).save(root / "sub" / "photo.jpg", quality=90)  # stays JPEG (--ext auto)
     whole = (root / "rgb0.png").read_bytes()
     (root / BROKEN).write_bytes(whole[: len(whole) // 2])
     return root
@@ -77,11 +78,12 @@ def test_ray_writes_the_files_srcnn_upscale_writes_and_lists_the_broken_one(ray_
     out = tmp_path / "out"
     assert _batch(folder, out, "ray", "--workers", "2") == 1
     expected = _files(reference)
-    assert len(expected) == 11 and _files(out) == expected  # byte for byte, same names
+    assert len(expected) == 12 and "sub/photo.jpg" in expected
+    assert _files(out) == expected  # byte for byte, same names
     manifest = json.loads((out / MANIFEST_NAME).read_text())
     assert [f["input"] for f in manifest["failed"]] == [BROKEN]
     assert "truncated" in manifest["failed"][0]["reason"]
-    assert (manifest["done"], manifest["skipped"], manifest["inputs"]) == (11, 0, 12)
+    assert (manifest["done"], manifest["skipped"], manifest["inputs"]) == (12, 0, 13)
     # Two actors; on a busy machine the first one up may take every file before the second starts.
     assert 1 <= len(manifest["workers"]) <= 2 and all(w["peak_rss_mib"] > 0 for w in manifest["workers"])
     err = capsys.readouterr().err
@@ -91,11 +93,11 @@ def test_ray_writes_the_files_srcnn_upscale_writes_and_lists_the_broken_one(ray_
 def test_a_rerun_skips_what_is_done_and_rewrites_nothing(ray_local, folder, tmp_path, capsys):
     out = tmp_path / "out"
     assert _batch(folder, out, "ray") == 1
-    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.png")}
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.name != MANIFEST_NAME}
     capsys.readouterr()
     assert _batch(folder, out, "ray") == 1  # the broken file is tried again and fails again
-    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.png")} == before
-    assert "upscaled 0, skipped 11, failed 1 of 12" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.name != MANIFEST_NAME} == before
+    assert "upscaled 0, skipped 12, failed 1 of 13" in capsys.readouterr().out
 
 
 def test_a_worker_that_dies_is_restarted_and_its_files_done(ray_local, folder, reference, tmp_path, monkeypatch):

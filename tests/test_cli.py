@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from srcnn.cli import main
-from srcnn.model import SRCNN, SRCNNConfig
+from srcnn.models import SRCNN, SRCNNConfig
 from srcnn.resize import imresize
 from srcnn.weights import save_model
 from conftest import smooth_image
@@ -60,15 +60,20 @@ def test_upscale_with_a_weights_file(tmp_path, capsys, weights):
     assert out.format == "JPEG" and out.mode == "L" and out.size == (90, 60)
 
 
-def test_upscale_folder_to_folder_keeps_stems_and_writes_png(tmp_path, capsys):
+def test_upscale_folder_to_folder_keeps_paths_and_formats(tmp_path, capsys):
     folder = tmp_path / "in"
     (folder / "sub").mkdir(parents=True)
     write(folder / "a.bmp", smooth_image(10, 12, channels=3))
     write(folder / "sub" / "b.jpg", smooth_image(8, 9, channels=3))
     code, _, err = run(capsys, "upscale", folder, "-o", tmp_path / "out", "--scale", "2", "--method", "bicubic")
     assert code == 0, err
-    assert Image.open(tmp_path / "out" / "a.png").size == (24, 20)
-    assert Image.open(tmp_path / "out" / "sub" / "b.png").size == (18, 16)
+    assert Image.open(tmp_path / "out" / "a.bmp").size == (24, 20)
+    assert Image.open(tmp_path / "out" / "sub" / "b.jpg").size == (18, 16)
+    code, _, err = run(capsys, "upscale", folder, "-o", tmp_path / "png", "--scale", "2", "--method", "bicubic",
+                       "--ext", "png")
+    assert code == 0, err
+    assert Image.open(tmp_path / "png" / "a.png").format == "PNG"
+    assert Image.open(tmp_path / "png" / "sub" / "b.png").format == "PNG"
 
 
 def test_several_files_to_a_folder(tmp_path, capsys):
@@ -76,7 +81,7 @@ def test_several_files_to_a_folder(tmp_path, capsys):
     b = write(tmp_path / "b.tif", smooth_image(11, 10))
     code, _, err = run(capsys, "upscale", a, b, "-o", tmp_path / "out", "--scale", "4", "--method", "bicubic")
     assert code == 0, err
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.tif"]
 
 
 def test_evaluate_prints_a_table_and_writes_json(tmp_path, capsys):
@@ -140,13 +145,14 @@ def test_weights_that_are_not_ours_are_refused(tmp_path, capsys):
     assert_one_line_error(code, err, "absent.safetensors")
 
 
-def test_folder_with_a_bad_file_upscales_the_rest_and_fails(tmp_path, capsys):
+def test_folder_with_a_bad_file_upscales_the_rest_and_exits_1(tmp_path, capsys):
     folder = tmp_path / "in"
     folder.mkdir()
     write(folder / "good.png", smooth_image(10, 10))
     (folder / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
-    code, _, err = run(capsys, "upscale", folder, "-o", tmp_path / "out", "--scale", "2", "--method", "bicubic")
-    assert code != 0 and "bad.png" in err
+    code, out, err = run(capsys, "upscale", folder, "-o", tmp_path / "out", "--scale", "2", "--method", "bicubic")
+    assert code == 1 and "bad.png" in err  # 1: some inputs failed, the others were written
+    assert "wrote 1 of 2 files" in out and "failed 1" in out
     assert (tmp_path / "out" / "good.png").exists() and not (tmp_path / "out" / "bad.png").exists()
 
 

@@ -2,13 +2,13 @@ import numpy as np
 import pytest
 
 from srcnn.cli import main
-from srcnn.model import SRCNN, SRCNNConfig
+from srcnn.models import SRCNN, SRCNNConfig
 from srcnn.weights import save_model
 
 ort = pytest.importorskip("onnxruntime")
 
 
-def test_onnx_export_matches_pytorch_at_any_size(tmp_path, capsys):
+def test_onnx_export_matches_pytorch_clamped_at_any_size(tmp_path, capsys):
     import onnx
     import torch
 
@@ -21,9 +21,12 @@ def test_onnx_export_matches_pytorch_at_any_size(tmp_path, capsys):
     session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
     for shape in [(1, 1, 53, 71), (2, 1, 30, 19)]:
         x = np.random.default_rng(1).random(shape, dtype=np.float32)
-        expected = model(torch.from_numpy(x)).detach().numpy()
+        raw = model(torch.from_numpy(x)).detach().numpy()
+        expected = np.clip(raw, 0, 1)  # the graph clamps to [0, 1]
         got = session.run(None, {"input": x})[0]
         assert got.shape == expected.shape
+        assert (raw > 1).any() or (raw < 0).any(), "the example should exercise the clamp"
+        assert got.min() >= 0 and got.max() <= 1
         assert np.abs(got - expected).max() < 1e-4
     meta = {p.key: p.value for p in onnx.load(str(tmp_path / "m.onnx")).metadata_props}
     assert meta["arch"] == "9-5-5" and meta["scale"] == "3"

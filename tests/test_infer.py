@@ -8,7 +8,7 @@ from PIL import Image
 import srcnn
 from srcnn.color import rgb2ycbcr
 from srcnn.infer import Upscaler
-from srcnn.model import SRCNN, SRCNNConfig
+from srcnn.models import SRCNN, SRCNNConfig
 from srcnn.resize import imresize
 from conftest import smooth_image
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from srcnn.errors import SRCNNError
-from srcnn.model import SRCNN, SRCNNConfig, parse_arch
+from srcnn.models import SRCNN, SRCNNConfig, parse_arch
 from srcnn.weights import load_model, read_metadata, save_model
 
 

@@ -2,6 +2,7 @@
 its figures, its machine-readable scores, and the reuse of finished runs."""
 
 import json
+import logging
 import math
 import shutil
 
@@ -14,7 +15,7 @@ from conftest import shapes_image, smooth_image
 
 SECTIONS = ["# SRCNN reproduction report", "## Training runs", "## 1. Comparison", "## 2. Filter numbers",
             "## 3. Filter sizes", "## 4. Convergence", "## 5. Zoomed crops", "## 6. Training degradation",
-            "## 7. Where we differ from the paper and why"]
+            "## 7. Where we differ from the paper and why", "## 8. Speed and quality"]
 
 PUBLISHED = """dataset,scale,method,variant,training_data,psnr_y,ssim_y,source
 Set5,3,bicubic,,,30.39,,test
@@ -48,10 +49,13 @@ def data(tmp_path):
     return root
 
 
-def test_quick_reproduce_writes_the_report_and_reuses_its_runs(data, tmp_path, capsys):
+def test_quick_reproduce_writes_the_report_and_reuses_its_runs(data, tmp_path, capsys, caplog):
     out = tmp_path / "out"
     argv = ["reproduce", "--data", str(data), "--out", str(out), "--budget", "quick"]
-    assert main(argv) == 0, capsys.readouterr().err
+    with caplog.at_level(logging.INFO, logger="srcnn.report"):
+        assert main(argv) == 0, capsys.readouterr().err
+    progress = [r.getMessage() for r in caplog.records if r.name == "srcnn.report"]
+    assert [m.split(":")[0] for m in progress] == [f"report {i}/8" for i in range(1, 9)]  # a line per section
 
     report = (out / "report.md").read_text()
     positions = [report.find(heading) for heading in SECTIONS]
@@ -61,13 +65,18 @@ def test_quick_reproduce_writes_the_report_and_reuses_its_runs(data, tmp_path, c
         assert f"| {run.name} |" in report, run.name
     assert "![" in report and "(convergence.png)" in report and "(crops.png)" in report
     assert "30.39" in report and "Yang et al. 2010: 31.42 / 0.8820" in report  # published beside ours
+    assert "Budget `quick`: a check of the report's structure, not a reproduction" in report
 
-    for name, min_size in (("convergence.png", (300, 200)), ("crops.png", (400, 150))):
+    figures = (("convergence.png", (300, 200)), ("crops.png", (400, 150)), ("speed_quality.png", (300, 200)))
+    for name, min_size in figures:
         with Image.open(out / name) as image:
             assert image.format == "PNG"
             assert image.width >= min_size[0] and image.height >= min_size[1], (name, image.size)
 
     scores = json.loads((out / "scores.json").read_text())
+    speed = scores["speed_quality"]
+    assert {"bicubic", "srcnn", "fsrcnn", "fsrcnn-s", "filter_9-5-5"} <= set(speed)
+    assert all(cell["output_mp_per_s"] > 0 and 10 < cell["psnr"] < 60 for cell in speed.values())
     for set_name in ("Set5", "Set14"):
         for method in ("bicubic", "sparse-coding", "srcnn"):
             cell = scores["comparison"][set_name]["x3"][method]

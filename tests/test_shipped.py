@@ -4,7 +4,7 @@ import pytest
 
 from srcnn.evaluate import evaluate_folder, summary
 from srcnn.infer import Upscaler, make_upscaler
-from srcnn.weights import Weights, default_weights, load_model
+from srcnn.weights import Weights, default_weights, find_weights, load_model
 from conftest import data_set
 
 # The paper's best SRCNN (9-5-5, ImageNet; TPAMI 2015): the floor our defaults must reach.
@@ -13,23 +13,32 @@ PAPER_FLOOR = {("Set5", 2): 36.66, ("Set5", 3): 32.75, ("Set5", 4): 30.49,
 # Known shortfalls, strict: the day a retrained model reaches the floor, this list must shrink.
 BELOW_FLOOR = {2: False, 3: False, 4: True}
 
+# FSRCNN (56, 12, 4) trained on the 91 images (ECCV 2016, Table 3), and FSRCNN-s (32, 5, 1) at x3.
+FSRCNN_FLOOR = {("Set5", 2): 36.94, ("Set5", 3): 33.06, ("Set5", 4): 30.55, ("Set14", 3): 29.37, ("Set14", 4): 27.50}
+FSRCNN_BELOW_FLOOR = {("Set5", 2), ("Set5", 3), ("Set14", 3)}  # strict, as above
+FSRCNN_S_FLOOR, FSRCNN_S_BELOW_FLOOR = 32.55, True
+
 
 @pytest.mark.parametrize("weights", list(Weights), ids=lambda w: w.name)
 def test_each_shipped_model_matches_its_card(weights):
     entry = weights.entry
     model, meta = load_model(entry.path, scale=entry.scale)
+    assert model.config.family == entry.family == meta.get("family", "srcnn")
     assert model.config.arch == entry.arch
-    assert model.config.widths == entry.widths
+    widths = model.config.widths if entry.family == "srcnn" else (model.config.d, model.config.s, model.config.m)
+    assert widths == entry.widths
     assert model.num_parameters() == entry.params
     assert int(meta["scale"]) == entry.scale
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
-def test_a_default_9_5_5_model_ships_for_every_scale(scale):
-    weights = default_weights(scale)
-    assert weights is not None and weights.entry.arch == "9-5-5" and weights.entry.scale == scale
+def test_a_9_5_5_and_an_fsrcnn_ship_for_every_scale_and_fsrcnn_is_the_default(scale):
+    srcnn = find_weights("srcnn", scale)
+    assert srcnn is not None and srcnn.entry.arch == "9-5-5" and srcnn.entry.scale == scale
+    assert default_weights(scale) == find_weights("fsrcnn", scale)
     upscaler = make_upscaler(scale)  # no --model: the shipped default
-    assert upscaler.model is not None and upscaler.model.config.arch == "9-5-5"
+    assert upscaler.model is not None and upscaler.model.config.family == "fsrcnn"
+    assert make_upscaler(scale, "srcnn").model.config.arch == "9-5-5"
 
 
 @pytest.mark.data
@@ -50,9 +59,35 @@ def test_recorded_metrics_are_what_evaluate_gives(weights, set_name):
 def test_default_model_reaches_the_papers_best_srcnn(request, scale, set_name):
     if BELOW_FLOOR[scale]:
         request.applymarker(pytest.mark.xfail(strict=True, reason="below the paper's floor: issue 3 is open"))
-    model, _ = load_model(default_weights(scale).entry.path)
+    model, _ = load_model(find_weights("srcnn", scale).entry.path)
     result = summary(evaluate_folder(data_set(set_name), scale, Upscaler(model, scale)))["mean"]
     assert result["psnr"] >= PAPER_FLOOR[(set_name, scale)]
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("set_name, scale", sorted(FSRCNN_FLOOR))
+def test_fsrcnn_reaches_the_fsrcnn_papers_91_image_numbers(request, set_name, scale):
+    if (set_name, scale) in FSRCNN_BELOW_FLOOR:
+        request.applymarker(pytest.mark.xfail(strict=True, reason="below FSRCNN's published number: issue 13"))
+    model, _ = load_model(find_weights("fsrcnn", scale).entry.path)
+    result = summary(evaluate_folder(data_set(set_name), scale, Upscaler(model, scale)))["mean"]
+    assert result["psnr"] >= FSRCNN_FLOOR[(set_name, scale)]
+
+
+@pytest.mark.data
+def test_fsrcnn_s_reaches_the_papers_number(request):
+    if FSRCNN_S_BELOW_FLOOR:
+        request.applymarker(pytest.mark.xfail(strict=True, reason="below FSRCNN-s's published 32.55: issue 13"))
+    model, _ = load_model(find_weights("fsrcnn-s", 3).entry.path)
+    result = summary(evaluate_folder(data_set("Set5"), 3, Upscaler(model, 3)))["mean"]
+    assert result["psnr"] >= FSRCNN_S_FLOOR
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_the_default_beats_the_9_5_5_on_every_set_by_its_cards(scale):
+    fsrcnn, srcnn = find_weights("fsrcnn", scale).entry, find_weights("srcnn", scale).entry
+    for set_name in ("Set5", "Set14"):
+        assert fsrcnn.metrics[set_name][0] > srcnn.metrics[set_name][0]
 
 
 @pytest.mark.data

@@ -102,6 +102,22 @@ def test_sparse_coding_upscales_to_the_right_size_in_grey_and_colour(tiny_dictio
     assert colour.size == (90, 90) and colour.mode == "RGB"
 
 
+def test_chunked_sparse_coding_equals_coding_the_whole_image_at_once(tiny_dictionary):
+    from srcnn.sparse import sparse_codes
+
+    lr = imresize(to_plane(shapes_image(7, 36), 1).astype(np.float64) / 255.0, 1 / 3)
+    chunked = SparseCodingUpscaler(3, tiny_dictionary, batch=7)(lr)  # thousands of 7-patch chunks
+    # The whole image in one go, as before chunking: every patch's code, then the overlaps averaged.
+    lr255 = lr * 255.0
+    mid = imresize(lr255, output_shape=(lr.shape[0] * 3, lr.shape[1] * 3))
+    ys, xs = patch_grid(*mid.shape, 5)
+    features = extract_patches(gradient_features(mid), ys, xs, 5)
+    norms = np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1.0)
+    codes = sparse_codes(features / norms, tiny_dictionary.low, tiny_dictionary.config.nonzero, batch=len(ys))
+    whole = back_project(average_patches(codes @ tiny_dictionary.high.T * norms, ys, xs, mid.shape) + mid, lr255)
+    np.testing.assert_allclose(chunked, whole / 255.0, rtol=0, atol=1e-9)
+
+
 def test_a_dictionary_for_another_scale_is_refused(tiny_dictionary):
     from srcnn.errors import SRCNNError
 

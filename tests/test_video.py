@@ -7,6 +7,7 @@ import pytest
 
 av = pytest.importorskip("av")
 
+import srcnn.errors  # noqa: E402
 from srcnn.cli import main  # noqa: E402
 
 
@@ -66,3 +67,84 @@ def test_a_file_that_is_not_a_video_is_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code != 0 and len(err.strip().splitlines()) == 1 and "fake.mp4" in err
     assert not (tmp_path / "o.mp4").exists() and not list(tmp_path.glob(".o.mp4*"))
+
+
+def test_webm_gets_a_codec_it_can_hold_and_its_audio_re_encoded(tmp_path, capsys):
+    make_clip(tmp_path / "clip.mp4")  # H.264 + AAC: neither goes into WebM as it is
+    code = main(["upscale", str(tmp_path / "clip.mp4"), "-o", str(tmp_path / "big.webm"), "--scale", "2",
+                 "--method", "bicubic", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    out = probe(tmp_path / "big.webm")
+    assert out["frames"] == 6 and out["size"] == (64, 48) and out["audio"] == 1
+    with av.open(str(tmp_path / "big.webm")) as clip:
+        assert clip.streams.video[0].codec_context.name in ("vp9", "vp8", "av1", "libdav1d")
+        assert clip.streams.audio[0].codec_context.name in ("opus", "libopus")
+
+
+def test_video_to_a_container_that_cannot_hold_it_is_one_line_before_decoding(tmp_path, capsys, monkeypatch):
+    import srcnn.video
+
+    make_clip(tmp_path / "clip.mp4", with_audio=False)
+    code = main(["upscale", str(tmp_path / "clip.mp4"), "-o", str(tmp_path / "x.gif"), "--scale", "2",
+                 "--method", "bicubic", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "x.gif" in err and "Traceback" not in err
+    assert not (tmp_path / "x.gif").exists()
+    monkeypatch.setattr(srcnn.video, "_first_encoder", lambda av, names: None)  # an FFmpeg without VP9 / AV1
+    code = main(["upscale", str(tmp_path / "clip.mp4"), "-o", str(tmp_path / "x.webm"), "--scale", "2",
+                 "--method", "bicubic", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "x.webm" in err and ".mp4" in err
+    assert not (tmp_path / "x.webm").exists() and not list(tmp_path.glob(".x.webm*"))
+
+
+def test_a_video_piped_through_stdin_and_stdout_keeps_its_frames_and_audio(tmp_path):
+    import subprocess
+    import sys
+
+    make_clip(tmp_path / "clip.mkv", frames=9)  # Matroska: readable from a pipe, unlike MP4
+    with open(tmp_path / "clip.mkv", "rb") as stdin, open(tmp_path / "big.mkv", "wb") as stdout:
+        done = subprocess.run([sys.executable, "-m", "srcnn.cli", "upscale", "-", "-o", "-", "--scale", "2",
+                               "--model", "fsrcnn", "--threads", "1"], stdin=stdin, stdout=stdout,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "wrote 9 frames to stdout" in done.stderr  # the closing line goes to stderr, never into the video
+    src, out = probe(tmp_path / "clip.mkv"), probe(tmp_path / "big.mkv")
+    assert out["frames"] == src["frames"] == 9
+    assert out["size"] == (64, 48)
+    assert out["audio"] == 1 and out["audio_packets"] == src["audio_packets"]
+
+
+def test_stdout_takes_only_a_video_stream_in_a_container_that_streams(tmp_path, capsys):
+    import srcnn.video
+
+    code = main(["upscale", str(tmp_path / "photo.png"), "-o", "-", "--scale", "2", "--method", "bicubic"])
+    err = capsys.readouterr().err
+    assert code == 2 and "only a video" in err and err.count("\n") == 1
+    with pytest.raises(srcnn.errors.SRCNNError, match="matroska"):
+        srcnn.video.upscale_video("-", "-", lambda rgb: rgb, 2, container="mp4")
+
+
+def test_frames_of_a_long_video_overlap_decode_network_and_encode(tmp_path, monkeypatch):
+    """The three stages run in their own threads: the network (on the calling thread) works while
+    the decoding and encoding threads run beside it."""
+    import threading
+
+    import srcnn.video
+
+    make_clip(tmp_path / "clip.mp4", frames=12, with_audio=False)
+    seen, before = [], threading.active_count()
+
+    def slow_identity_upscale(rgb):
+        seen.append((threading.current_thread() is threading.main_thread(), threading.active_count()))
+        import time
+
+        time.sleep(0.05)
+        return np.repeat(np.repeat(rgb, 2, axis=0), 2, axis=1)
+
+    stats = srcnn.video.upscale_video(tmp_path / "clip.mp4", tmp_path / "big.mp4", slow_identity_upscale, 2,
+                                      progress=False)
+    assert stats["frames"] == 12 and all(main for main, _ in seen)
+    assert seen[0][1] == before + 2  # the network's first call: the reader and the writer run beside it
+    assert threading.active_count() == before  # the reader and writer threads ended with the call
+    assert probe(tmp_path / "big.mp4")["frames"] == 12

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Iterator
 
@@ -54,8 +54,9 @@ class BatchSettings:
     def make_upscaler(self):
         import torch
 
-        from .infer import make_upscaler
+        from .infer import make_upscaler, resolve_device
 
+        resolve_device(self.device)  # a missing GPU is one line, before any model loads
         if self.threads:
             torch.set_num_threads(self.threads)
         return make_upscaler(self.scale, self.model, self.method, self.precision, self.device, self.tile)
@@ -185,7 +186,7 @@ def _local_output(target: Location, rel: str, scratch: Path) -> Iterator[str]:
 def upscale_file(upscaler, settings: BatchSettings, source: Location, target: Location, rel: str,
                  scratch: Path) -> dict:
     """Upscale one input into its output; any failure becomes the record's one-line reason."""
-    from .imageio import load_picture, save_picture
+    from .imageio import QUALITY_FORMATS, image_format, load_picture, save_picture
 
     out = output_rel(rel, settings)
     record = {"input": rel, "output": out, "status": "done", "reason": ""}
@@ -197,7 +198,8 @@ def upscale_file(upscaler, settings: BatchSettings, source: Location, target: Lo
         result = upscaler.upscale_picture(picture)
         with _local_output(target, out, scratch) as local_out:
             local_paths.append(local_out)
-            save_picture(result, local_out, quality=settings.quality)
+            quality = settings.quality if image_format(local_out) in QUALITY_FORMATS else None  # as `srcnn upscale`
+            save_picture(result, local_out, quality=quality)
     except Exception as exc:  # one bad file (or a storage hiccup) must not end a job of millions
         reason = _one_line(exc)
         for path in local_paths:  # our messages start with the (perhaps scratch) path: the record names the file
@@ -333,11 +335,15 @@ def run_batch(input_uri: str, output_uri: str, settings: BatchSettings, engine: 
         raise SRCNNError("--address and --workers are for --engine ray")
     if workers is not None and workers < 1:
         raise SRCNNError(f"--workers must be at least 1, got {workers}")
+    if settings.quality is not None and not 1 <= settings.quality <= 100:
+        raise SRCNNError(f"--quality must be between 1 and 100, got {settings.quality}")
+    output_rel("x.png", settings)  # an unknown --ext is refused before any work
     source, target = Location.parse(input_uri), Location.parse(output_uri)
     inputs = list_inputs(source, target)
     existing = set(target.files() or ())
     pending = [rel for rel in inputs if output_rel(rel, settings) not in existing]
     upscaler = settings.make_upscaler()  # checks the options once, here, before any worker starts
+    settings = replace(settings, device=str(upscaler.device)) if hasattr(upscaler, "device") else settings  # 'auto' settled
 
     start = time.perf_counter()
     records: Iterable[dict] = ()

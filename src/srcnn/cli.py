@@ -4,11 +4,15 @@
     srcnn evaluate DATA_DIR --scale S [--model NAME_OR_PATH | --method bicubic] [--json FILE]
     srcnn train --data DIR [DIR...] --scale S --out RUN_DIR [...]   (also under torchrun)
     srcnn export --model NAME_OR_PATH --format onnx [-o FILE]
+    srcnn models [NAME]                                            (the shipped models and their cards)
     srcnn learn-dictionary --data DIR [DIR...] --scale S -o FILE   (sparse-coding baseline)
     srcnn reproduce --data DIR --out DIR [--budget quick|paper]
+    srcnn serve [--host 127.0.0.1] [--port 8000] [--workers N] [--token TOKEN]   (needs the serve extra)
     srcnn batch INPUT -o OUTPUT --scale S [--engine ray|local] [--address auto|HOST:PORT] [--workers N]
 
-Every user error ends in one line on stderr and a non-zero exit; no partial output files.
+Every user error ends in one line on stderr; no partial output files. Exit codes: 0 all done,
+1 some inputs failed (the others were written), 2 bad usage or input (nothing done).
+Building the parser imports no torch: ``srcnn --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -18,160 +22,284 @@ import json
 import logging
 import os
 import sys
+import time
 from dataclasses import fields
 from pathlib import Path
 
+from .constants import METHODS, PRECISIONS, SCALES
 from .errors import SRCNNError
 
+EXIT_OK = 0
+EXIT_SOME_FAILED = 1
 EXIT_ERROR = 2
+
+EPILOG = "exit codes: 0 all done, 1 some inputs failed (the others were written), 2 bad usage or input"
+
+ONNX_CONTRACT = """\
+Export a model to ONNX. The contract of the graph:
+  input  "input": float32, (N, C, H, W), N, H and W dynamic, on the model's input grid (metadata
+         "input_grid"): "hr" (SRCNN): the image already upscaled by bicubic (MATLAB-exact,
+         srcnn.resize.imresize); "lr" (FSRCNN): the low-resolution image itself. C = 1: its Y plane
+         (MATLAB's rgb2ycbcr, BT.601, studio range) divided by 255, so in [0, 1]; C = 3 for an RGB
+         model: RGB in [0, 1].
+  output "output": (N, C, H * f, W * f), f = 1 for "hr" and the scale for "lr": the restored plane,
+         clamped to [0, 1]. Borders are padded inside the graph. Cb / Cr of a colour image stay bicubic.
+  metadata: format, family, input_grid, arch, the family's widths, channels, residual and scale."""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Every option's help ends with its default (unless it already says, or it has none)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (action.option_strings and "default" not in text and "%(default)" not in text
+                and action.default is not None and action.default is not False and action.default != argparse.SUPPRESS):
+            text += " (default: %(default)s)"
+        return text
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line, like every other error of ours."""
 
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _Formatter)
+        kwargs.setdefault("epilog", EPILOG)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):
         self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _quality(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 100, got {value}")
+    return value
+
+
+def _human_size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} B"
+
+
+def _wrote(path: str | Path, start: float, note: str = "") -> str:
+    """The closing line of a command: what it wrote, how big, how long."""
+    path = Path(path)
+    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+    extra = f"; {note}" if note else ""
+    return f"wrote {path} ({_human_size(size)}, {time.perf_counter() - start:.1f} s{extra})"
+
+
 def _add_speed_options(parser: argparse.ArgumentParser, default_precision: str) -> None:
-    parser.add_argument("--precision", default=default_precision, choices=("auto", "bf16", "fp32"),
-                        help=f"auto: bf16 where the CPU has AMX / AVX-512 BF16 (default: {default_precision})")
-    parser.add_argument("--tile", type=int, help="tile side in output pixels (default: automatic; 0: never)")
-    parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--precision", default=default_precision, choices=PRECISIONS,
+                        help="auto: bf16 where the CPU has AMX / AVX-512 BF16, or on CUDA")
+    parser.add_argument("--tile", type=int, help="tile side in output pixels (default: automatic above 1 megapixel; 0: never)")
+    parser.add_argument("--threads", type=_positive_int, help="torch threads (default: all cores)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (CUDA when available)")
 
 
 def _upscaler_from(args):
     import torch
 
-    from .infer import make_upscaler
+    from .infer import make_upscaler, resolve_device
 
+    resolve_device(args.device)  # a missing GPU is one line, before any model loads
     if args.threads:
         torch.set_num_threads(args.threads)
     return make_upscaler(args.scale, args.model, args.method, args.precision, args.device, args.tile)
 
 
 def _parser() -> argparse.ArgumentParser:
+    from . import __version__
     from .degrade import DEGRADATIONS
-    from .infer import METHODS, SCALES
-    from .train import TrainConfig
+    from .train_config import TrainConfig
 
-    parser = _Parser(prog="srcnn", description="SRCNN image super-resolution")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="srcnn", description="SRCNN image super-resolution. `srcnn COMMAND --help` for a command's options.")
+    parser.add_argument("--version", action="version", version=f"srcnn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    up = sub.add_parser("upscale", help="upscale images: a file to a file, or files / a folder to a folder")
-    up.add_argument("inputs", nargs="+", metavar="INPUT")
-    up.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
-    up.add_argument("--scale", type=int, required=True, choices=SCALES)
-    up.add_argument("--model", help="a shipped model's name or a .safetensors file (default: shipped, by scale)")
-    up.add_argument("--method", default="srcnn", choices=METHODS)
+    up = sub.add_parser("upscale", help="upscale images or videos: a file to a file, or files / folders to a folder",
+                        description="Upscale images (and videos, frame by frame). Every output is planned before any\n"
+                                    "work: an output that is an input, two inputs with one output, or an existing\n"
+                                    "output (without --overwrite / --skip-existing) stops the command, nothing written.\n"
+                                    "A folder walk never enters the output folder. Ends with one line: what it wrote.")
+    up.add_argument("inputs", nargs="+", metavar="INPUT",
+                    help="image or video files, or folders of images (recursive); - reads a video stream from stdin")
+    up.add_argument("-o", "--output", required=True,
+                    help="an output file (one input; an image or video extension) or a folder (a name without an "
+                         "extension, one ending in '/', or an existing folder); - writes a video stream to stdout")
+    up.add_argument("--container", default="matroska", choices=("matroska", "mpegts"),
+                    help="the format of a video written to stdout (-o -)")
+    up.add_argument("--scale", type=int, required=True, choices=SCALES, help="up-scaling factor")
+    up.add_argument("--model", help="a shipped model's name or kind (srcnn, fsrcnn, fsrcnn-s: the one for --scale; "
+                                    "see `srcnn models`) or a .safetensors file (default: fsrcnn)")
+    up.add_argument("--method", default="srcnn", choices=METHODS,
+                    help="srcnn (the network), bicubic (MATLAB-exact) or sparse-coding (ScSR); --model needs srcnn")
+    up.add_argument("--ext", default="auto", choices=("auto", "png", "jpg", "webp", "tif"),
+                    help="output format into a folder; auto keeps each input's format (GIF becomes PNG)")
     _add_speed_options(up, default_precision="auto")
-    up.add_argument("--quality", type=int, help="JPEG / WebP quality of the outputs (1-100)")
-    up.add_argument("--skip-existing", action="store_true", help="leave outputs that already exist alone")
-    up.add_argument("--max-pixels", type=int, help="raise Pillow's decompression-bomb limit (pixels per image)")
-    up.add_argument("--quiet", action="store_true", help="no progress bars")
+    up.add_argument("--quality", type=_quality,
+                    help="JPEG / WebP quality, 1-100 (default: 95); refused for other formats. Alpha written to "
+                         "JPEG / BMP / PPM is dropped with a one-line warning")
+    existing = up.add_mutually_exclusive_group()
+    existing.add_argument("--overwrite", action="store_true",
+                          help="replace outputs that already exist (default: stop with an error naming the first)")
+    existing.add_argument("--skip-existing", action="store_true", help="leave outputs that already exist alone")
+    up.add_argument("--max-pixels", type=_positive_int,
+                    help="raise Pillow's decompression-bomb limit, in pixels per image (default: Pillow's, about 89 M)")
+    up.add_argument("--quiet", action="store_true",
+                    help="no progress bars and no per-file lines (bars show only on a terminal anyway)")
 
     ev = sub.add_parser("evaluate", help="PSNR / SSIM on a folder of HR images, with the papers' protocol")
-    ev.add_argument("data_dir", metavar="DATA_DIR")
-    ev.add_argument("--scale", type=int, required=True, choices=SCALES)
-    group = ev.add_mutually_exclusive_group()
-    group.add_argument("--model", help="a shipped model's name or a .safetensors file (default: shipped, by scale)")
-    group.add_argument("--method", choices=METHODS, default="srcnn")
-    ev.add_argument("--json", metavar="FILE", help="also write the scores as JSON")
+    ev.add_argument("data_dir", metavar="DATA_DIR", help="a folder of high-resolution images (e.g. Set5)")
+    ev.add_argument("--scale", type=int, required=True, choices=SCALES, help="up-scaling factor")
+    ev.add_argument("--model", help="a shipped model's name or a .safetensors file (default: the shipped model for --scale)")
+    ev.add_argument("--method", choices=METHODS, default="srcnn", help="what to score; --model needs srcnn")
+    ev.add_argument("--json", metavar="FILE", help="also write the scores as JSON (default: none)")
     _add_speed_options(ev, default_precision="fp32")
 
-    ex = sub.add_parser("export", help="export a model to ONNX (dynamic height and width)")
+    ex = sub.add_parser("export", help="export a model to ONNX (dynamic height and width, output clamped to [0, 1])",
+                        description=ONNX_CONTRACT)
     ex.add_argument("--model", required=True, help="a shipped model's name or a .safetensors file")
-    ex.add_argument("--format", default="onnx", choices=("onnx",))
-    ex.add_argument("-o", "--output", help="output file (default: the model's name with .onnx)")
-    ex.add_argument("--opset", type=int, default=17)
+    ex.add_argument("--format", default="onnx", choices=("onnx",), help="the only format so far")
+    ex.add_argument("-o", "--output", help="output file (default: the model's name with .onnx, here)")
+    ex.add_argument("--opset", type=int, default=17, help="ONNX opset version")
+
+    md = sub.add_parser("models", help="list the shipped models with their cards (scale, size, scores, file)")
+    md.add_argument("name", nargs="?", metavar="NAME", help="show this model's whole card (default: list them all)")
 
     tr = sub.add_parser("train", help="train an SRCNN model (resumable)")
     defaults = TrainConfig()
-    tr.add_argument("--data", nargs="+", required=True, metavar="DIR", help="folders of HR images")
-    tr.add_argument("--out", required=True, metavar="RUN_DIR")
-    tr.add_argument("--scale", type=int, default=defaults.scale, choices=(1,) + SCALES)
+    tr.add_argument("--data", nargs="+", metavar="DIR",
+                    help="folders of HR images (default: none; required, except with --resume: the run's "
+                         "config.json has them)")
+    tr.add_argument("--out", required=True, metavar="RUN_DIR", help="the run's folder: checkpoints, log, best weights")
+    tr.add_argument("--scale", type=int, default=defaults.scale, choices=(1,) + SCALES,
+                    help="up-scaling factor; 1 trains a restorer (e.g. with --degradation noise)")
     tr.add_argument("--arch", default=defaults.arch, help="filter sizes, e.g. 9-5-5, 9-1-5, 9-3-5")
-    tr.add_argument("--n1", type=int, default=defaults.n1)
-    tr.add_argument("--n2", type=int, default=defaults.n2)
+    tr.add_argument("--n1", type=int, default=defaults.n1, help="filters of the first layer")
+    tr.add_argument("--n2", type=int, default=defaults.n2, help="filters of the second layer")
     tr.add_argument("--channels", type=int, default=defaults.channels, choices=(1, 3), help="1: Y, 3: RGB")
     tr.add_argument("--residual", action=argparse.BooleanOptionalAction, default=None,
                     help="add the bicubic input to the output (default: on for adam, off for paper)")
-    tr.add_argument("--init", choices=("kaiming", "paper"))
-    tr.add_argument("--init-from", metavar="WEIGHTS", help="start from these weights (fine-tuning)")
-    tr.add_argument("--degradation", default=defaults.degradation, choices=DEGRADATIONS)
-    tr.add_argument("--blur-sigma", type=float, default=defaults.blur_sigma)
-    tr.add_argument("--noise-sigma", type=float, default=defaults.noise_sigma, help="in 0..255 units")
-    tr.add_argument("--patch-mode", choices=("random", "grid"))
-    tr.add_argument("--patch-size", type=int)
-    tr.add_argument("--stride", type=int, default=defaults.stride)
+    tr.add_argument("--family", default=defaults.family, choices=("srcnn", "fsrcnn"),
+                    help="srcnn: the network on the bicubic-upscaled image; fsrcnn: on the LR image")
+    tr.add_argument("--dsm", type=int, nargs=3, metavar=("D", "S", "M"),
+                    help="FSRCNN's widths d, s and mapping layers m (default: 56 12 4; FSRCNN-s: 32 5 1)")
+    tr.add_argument("--upsampler", default=defaults.upsampler, choices=("subpixel", "deconv"),
+                    help="FSRCNN's last layer: sub-pixel convolution or the paper's 9x9 transposed one")
+    tr.add_argument("--activation", default=defaults.activation, choices=("prelu", "relu"),
+                    help="FSRCNN's non-linearity")
+    tr.add_argument("--init", choices=("kaiming", "paper"), help="weight init (default: the recipe's)")
+    tr.add_argument("--init-from", metavar="WEIGHTS",
+                    help="start from these weights, fine-tuning; an FSRCNN of another scale loads all but its "
+                         "last layer, the paper's transfer (default: none)")
+    tr.add_argument("--train-layers", default=defaults.train_layers, choices=("all", "last"),
+                    help="with --init-from: train every layer or only the last")
+    tr.add_argument("--degradation", default=defaults.degradation, choices=DEGRADATIONS,
+                    help="how LR inputs are made from HR images")
+    tr.add_argument("--blur-sigma", type=float, default=defaults.blur_sigma, help="Gaussian sigma of --degradation blur")
+    tr.add_argument("--noise-sigma", type=float, default=defaults.noise_sigma,
+                    help="noise of --degradation noise, in 0..255 units")
+    tr.add_argument("--patch-mode", choices=("random", "grid"),
+                    help="random crops or the paper's grid of sub-images (default: the recipe's)")
+    tr.add_argument("--patch-size", type=int, help="training patch side in HR pixels (default: 48, or 33 for paper)")
+    tr.add_argument("--stride", type=int, default=defaults.stride, help="grid stride of --patch-mode grid")
     tr.add_argument("--hr-scales", type=float, nargs="+", metavar="F",
-                    help="also train on HR images down-scaled by these factors, e.g. 0.9 0.8 0.7 0.6")
-    tr.add_argument("--batch-size", type=int)
+                    help="also train on HR images down-scaled by these factors, e.g. 0.9 0.8 0.7 0.6 (default: none)")
+    tr.add_argument("--batch-size", type=int, help="patches per step (default: 64, or 128 for paper)")
     tr.add_argument("--val-data", nargs="+", metavar="DIR", help="validation folder (default: held out from --data)")
-    tr.add_argument("--val-count", type=int, default=defaults.val_count)
+    tr.add_argument("--val-count", type=int, default=defaults.val_count, help="images held out for validation")
     tr.add_argument("--monitor-data", nargs="+", metavar="DIR",
-                    help="a test folder whose PSNR is logged for curves only (never used to pick checkpoints)")
-    tr.add_argument("--recipe", default=defaults.recipe, choices=("adam", "paper"))
-    tr.add_argument("--lr", type=float)
-    tr.add_argument("--loss", default=defaults.loss, choices=("mse", "l1"))
-    tr.add_argument("--steps", type=int, default=defaults.steps)
+                    help="a test folder whose PSNR is logged for curves only, never used to pick checkpoints "
+                         "(default: none)")
+    tr.add_argument("--recipe", default=defaults.recipe, choices=("adam", "paper"),
+                    help="adam (fast, warm-up + cosine) or paper (the authors' SGD)")
+    tr.add_argument("--lr", type=float, help="learning rate (default: 1e-3 for adam, 1e-4 for paper)")
+    tr.add_argument("--loss", default=defaults.loss, choices=("mse", "l1"), help="training loss")
+    tr.add_argument("--steps", type=int, default=defaults.steps, help="optimiser steps")
     tr.add_argument("--time-limit", type=float, metavar="SECONDS",
-                    help="train this long at most; the lr schedule then runs on wall time (not repeatable)")
-    tr.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps)
-    tr.add_argument("--val-every", type=int, default=defaults.val_every)
-    tr.add_argument("--precision", default=defaults.precision, choices=("auto", "bf16", "fp32"))
-    tr.add_argument("--device", default=defaults.device)
-    tr.add_argument("--seed", type=int, default=defaults.seed)
+                    help="train this long at most, all sessions of the run together; the lr schedule then runs on "
+                         "wall time (not repeatable) and the progress bar counts seconds (default: no limit)")
+    tr.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps, help="lr warm-up steps (adam)")
+    tr.add_argument("--val-every", type=int, default=defaults.val_every, help="validate every this many steps")
+    tr.add_argument("--precision", default=defaults.precision, choices=PRECISIONS,
+                    help="auto: bf16 where the CPU has AMX / AVX-512 BF16, or on CUDA")
+    tr.add_argument("--device", default=defaults.device, help="cpu, cuda, cuda:N or auto (CUDA when available)")
+    tr.add_argument("--seed", type=int, default=defaults.seed, help="every batch is a function of seed and step")
     tr.add_argument("--stream", action="store_true",
                     help="decode images on demand in DataLoader workers: flat memory for any dataset size")
     tr.add_argument("--workers", type=int, help="DataLoader worker processes (default: 2 when streaming, else 0)")
     tr.add_argument("--stop-at", type=int, metavar="STEP",
-                    help="end this process at STEP (the schedule still runs to --steps); continue with --resume")
-    tr.add_argument("--target-psnr", type=float, help="stop once validation PSNR reaches this")
-    tr.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
-    tr.add_argument("--threads", type=int, help="torch intra-op threads (default: all cores)")
-    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+                    help="end this process at STEP (the schedule still runs to --steps); continue with --resume "
+                         "(default: run to the end)")
+    tr.add_argument("--target-psnr", type=float, help="stop once validation PSNR reaches this (default: none)")
+    tr.add_argument("--resume", action="store_true",
+                    help="continue the run in --out where it stopped, with its config.json; an option given with it "
+                         "must agree with the run's, except --steps / --time-limit (they set a new end and extend a "
+                         "finished run; the lr schedule becomes that of a run planned to the new end), --val-every, "
+                         "--target-psnr, --precision, --device, --workers, --monitor-data")
+    tr.add_argument("--threads", type=_positive_int, help="torch intra-op threads (default: all cores)")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar (it shows only on a terminal anyway)")
 
     ld = sub.add_parser("learn-dictionary", help="learn a sparse-coding (ScSR) dictionary on HR images")
     ld.add_argument("--data", nargs="+", required=True, metavar="DIR", help="folders of HR images (the authors: T91)")
-    ld.add_argument("--scale", type=int, required=True, choices=SCALES)
+    ld.add_argument("--scale", type=int, required=True, choices=SCALES, help="up-scaling factor")
     ld.add_argument("-o", "--output", required=True, help="the .safetensors file to write")
-    ld.add_argument("--atoms", type=int, default=1024)
+    ld.add_argument("--atoms", type=int, default=1024, help="dictionary atoms")
     ld.add_argument("--patches", type=int, default=100_000, help="training patches sampled over the images")
-    ld.add_argument("--epochs", type=int, default=1)
+    ld.add_argument("--epochs", type=int, default=1, help="passes over the patches")
     ld.add_argument("--holdout-from", nargs="+", metavar="DIR", default=[],
-                    help="leave out the validation images that `srcnn train --data DIR...` holds out")
-    ld.add_argument("--seed", type=int, default=0)
+                    help="leave out the validation images that `srcnn train --data DIR...` holds out (default: none)")
+    ld.add_argument("--seed", type=int, default=0, help="random seed")
 
     rp = sub.add_parser("reproduce", help="train the papers' study models and write the report (Markdown + PNG)")
     rp.add_argument("--data", required=True, metavar="DIR", help="the folder holding T91, BSD200, Set5 and Set14")
     rp.add_argument("--out", required=True, metavar="DIR", help="where the report goes")
     rp.add_argument("--runs", metavar="DIR", help="where the study's training runs live (default: OUT/runs)")
-    rp.add_argument("--budget", default="quick", choices=("quick", "paper"))
+    rp.add_argument("--budget", default="quick", choices=("quick", "paper"), help="training budget of the study")
     rp.add_argument("--jobs", type=int, default=1, help="training runs at once (e.g. several on one GPU)")
-    rp.add_argument("--device", default="auto")
+    rp.add_argument("--device", default="auto", help="cpu, cuda or auto (CUDA when available)")
     rp.add_argument("--train-only", action="store_true", help="train the study's models, write no report")
+
+    _add_serve_parser(sub)
     _add_batch_parser(sub)
     return parser
 
 
 def _add_batch_parser(sub) -> None:
-    from .infer import METHODS, SCALES
-
-    bp = sub.add_parser("batch", help="upscale every image under a folder or object-store prefix, on Ray Data")
+    bp = sub.add_parser("batch", help="upscale every image under a folder or object-store prefix, on Ray Data",
+                        description="Upscale every image under INPUT into OUTPUT (same relative paths) in a pool of\n"
+                                    "Ray Data actors, or in this process (--engine local); the files are those of\n"
+                                    "`srcnn upscale`. Inputs whose output exists are skipped; failures are listed in\n"
+                                    "OUTPUT/_srcnn_manifest.json and on stderr (exit 1). See docs/distributed.md.")
     bp.add_argument("input", metavar="INPUT", help="a folder, or a URI pyarrow reads (s3://bucket/prefix, gs://...)")
     bp.add_argument("-o", "--output", required=True, help="output folder or URI (the same relative paths)")
-    bp.add_argument("--scale", type=int, required=True, choices=SCALES)
-    bp.add_argument("--model", help="a shipped model's name or a .safetensors file (default: shipped, by scale)")
-    bp.add_argument("--method", default="srcnn", choices=METHODS)
+    bp.add_argument("--scale", type=int, required=True, choices=SCALES, help="up-scaling factor")
+    bp.add_argument("--model", help="a shipped model's name or kind (see `srcnn models`) or a .safetensors file at the "
+                                    "same path on every node (default: the default of `srcnn upscale`)")
+    bp.add_argument("--method", default="srcnn", choices=METHODS,
+                    help="srcnn (the network), bicubic (MATLAB-exact) or sparse-coding (ScSR) (default: srcnn)")
+    bp.add_argument("--ext", default="auto", choices=("auto", "png", "jpg", "webp", "tif"),
+                    help="output format; auto keeps each input's format (GIF becomes PNG) (default: auto)")
     _add_speed_options(bp, default_precision="auto")
-    bp.add_argument("--quality", type=int, help="JPEG / WebP quality of the outputs (1-100)")
+    bp.add_argument("--quality", type=_quality, help="JPEG / WebP quality, 1-100 (default: 95)")
     bp.add_argument("--engine", default="ray", choices=("ray", "local"),
                     help="ray: an actor pool on Ray Data; local: this process, for comparison (default: ray)")
-    bp.add_argument("--address", help="join this Ray cluster (auto, or the head's host:port); default: a local Ray")
-    bp.add_argument("--workers", type=int,
-                    help="Ray actors (default: the cluster's CPUs / --threads; on Ray, --threads defaults to 1)")
+    bp.add_argument("--address", help="join this Ray cluster: auto, or the head's HOST:PORT (default: start a local Ray)")
+    bp.add_argument("--workers", type=_positive_int,
+                    help="Ray actors, each with --threads CPUs (default: the cluster's CPUs / --threads, "
+                         "and --threads 1 on Ray)")
     bp.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -179,24 +307,25 @@ def _cmd_batch(args) -> int:
     from .batch import BatchSettings, run_batch
 
     settings = BatchSettings(args.scale, args.model, args.method, args.precision, args.device, args.tile,
-                             args.threads, args.quality)
+                             args.threads, args.quality, args.ext)
     report = run_batch(args.input, args.output, settings, args.engine, args.address, args.workers,
-                       progress=not args.quiet)
+                       progress=not args.quiet and sys.stderr.isatty())
     print(f"upscaled {report.done}, skipped {report.skipped}, failed {len(report.failed)} of {report.inputs} "
           f"({report.images_per_second:.2f} images/s); manifest: {report.manifest}")
     if report.failed:
         print(f"srcnn: {len(report.failed)} of {report.inputs} inputs failed (listed in {report.manifest})",
               file=sys.stderr)
-        return 1
-    return 0
+        return EXIT_SOME_FAILED
+    return EXIT_OK
 
 
 def _cmd_learn_dictionary(args) -> int:
     from .data import split_validation
     from .imageio import list_images
     from .sparse import SparseCodingConfig, learn_dictionary
-    from .train import TrainConfig
+    from .train_config import TrainConfig
 
+    start = time.perf_counter()
     paths = [p for d in args.data for p in list_images(d)]
     if args.holdout_from:
         _, held_out = split_validation([p for d in args.holdout_from for p in list_images(d)], TrainConfig.val_count)
@@ -206,75 +335,129 @@ def _cmd_learn_dictionary(args) -> int:
     cfg = SparseCodingConfig(atoms=args.atoms, training_patches=args.patches, epochs=args.epochs, seed=args.seed)
     dictionary = learn_dictionary(paths, args.scale, cfg)
     dictionary.save(args.output)
-    print(f"wrote {args.output} ({dictionary.info['patches']} patches, {dictionary.info['seconds']} s)")
-    return 0
+    print(_wrote(args.output, start, f"{dictionary.info['patches']} patches"))
+    return EXIT_OK
 
 
 def _cmd_reproduce(args) -> int:
     from .reproduce import train_study
 
+    start = time.perf_counter()
     runs = Path(args.runs) if args.runs else Path(args.out) / "runs"
     train_study(args.data, runs, args.budget, args.device, args.jobs)
-    if not args.train_only:
+    if args.train_only:
+        print(_wrote(runs, start, "training runs only"))
+    else:
         from .report import write_report
 
         report = write_report(args.data, args.out, runs, args.budget)
-        print(f"wrote {report}")
-    return 0
+        print(_wrote(report, start))
+    return EXIT_OK
+
+
+class _TileBar:
+    """A per-image progress bar of tiles, created on the first tile (small images have none)."""
+
+    def __init__(self, label: str):
+        self.label, self.bar = label, None
+
+    def __call__(self, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, unit="tile", desc=self.label, leave=False, dynamic_ncols=True, file=sys.stderr)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def _cmd_upscale(args) -> int:
     from PIL import Image
     from tqdm import tqdm
 
-    from .imageio import IMAGE_SUFFIXES, list_images, load_picture, save_picture
-    from .video import VIDEO_SUFFIXES, upscale_video
+    from .imageio import QUALITY_FORMATS, image_format, load_picture, save_picture
+    from .outputs import plan_outputs
+    from .video import VIDEO_SUFFIXES, check_encoder, upscale_video
 
+    start = time.perf_counter()
+    if "-" in args.inputs or args.output == "-":
+        return _upscale_stream(args, start)
+    existing = "overwrite" if args.overwrite else "skip" if args.skip_existing else "error"
+    plan = plan_outputs(args.inputs, args.output, args.ext, existing, args.quality)  # every clash refused here
+    for _, target in plan:
+        if target.suffix.lower() in VIDEO_SUFFIXES:
+            check_encoder(target)  # a container that cannot hold our codec: refused before decoding
     if args.max_pixels:
         Image.MAX_IMAGE_PIXELS = args.max_pixels
-    inputs: list[tuple[Path, Path]] = []  # (input file, path relative to the output folder)
-    for item in map(Path, args.inputs):
-        if item.is_dir():
-            inputs += [(p, p.relative_to(item)) for p in list_images(item)]
-        elif item.exists():
-            inputs.append((item, Path(item.name)))
-        else:
-            raise SRCNNError(f"{item}: no such file or folder")
-    output = Path(args.output)
-    single = len(inputs) == 1 and not Path(args.inputs[0]).is_dir()
-    to_file = single and output.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
+    bars = not args.quiet and sys.stderr.isatty()  # progress on a terminal only, never mixed into logs
     upscaler = _upscaler_from(args)
-    done, skipped, failed = 0, 0, []
-    bar = tqdm(inputs, unit="image", disable=single or args.quiet, dynamic_ncols=True)
-    for path, rel in bar:
-        is_video = path.suffix.lower() in VIDEO_SUFFIXES
-        target = output if to_file else (output / rel).with_suffix(rel.suffix if is_video else ".png")
-        if args.skip_existing and target.exists():
-            skipped += 1
-            continue
+    total = len(plan) + len(plan.skipped)
+    single = total == 1 and len(args.inputs) == 1 and not Path(args.inputs[0]).is_dir()
+    done, failed = [], []
+    for path, target in tqdm(plan, unit="image", disable=single or not bars, dynamic_ncols=True, file=sys.stderr):
+        tiles = _TileBar(path.name)
+        upscaler.progress = tiles if bars else None
         try:
-            if is_video:
-                stats = upscale_video(path, target, upscaler.upscale_array, args.scale, progress=not args.quiet)
-                print(f"{path}: {stats['frames']} frames at {stats['fps']:.2f} frames/s")
+            if target.suffix.lower() in VIDEO_SUFFIXES:
+                stats = upscale_video(path, target, upscaler.upscale_array, args.scale, progress=bars)
+                if not args.quiet:
+                    tqdm.write(f"{path}: {stats['frames']} frames at {stats['fps']:.2f} frames/s "
+                               f"({stats['realtime']:.2f}x real time)", file=sys.stdout)
             else:
-                save_picture(upscaler.upscale_picture(load_picture(path)), target, quality=args.quality)
-            done += 1
+                quality = args.quality if image_format(target) in QUALITY_FORMATS else None
+                save_picture(upscaler.upscale_picture(load_picture(path)), target, quality=quality)
+            done.append(target)
         except SRCNNError as exc:
             if single:
                 raise
             tqdm.write(f"srcnn: {exc}", file=sys.stderr)
             failed.append(path)
-    if not single:
-        print(f"upscaled {done}, skipped {skipped}, failed {len(failed)} of {len(inputs)}")
+        finally:
+            tiles.close()
+    if single and done:
+        print(_wrote(done[0], start))
+    else:
+        size = sum(t.stat().st_size for t in done)
+        print(f"wrote {len(done)} of {total} files to {args.output} ({_human_size(size)}, "
+              f"{time.perf_counter() - start:.1f} s); skipped {len(plan.skipped)} existing, failed {len(failed)}")
     if failed:
-        print(f"srcnn: {len(failed)} of {len(inputs)} inputs failed: {', '.join(map(str, failed))}", file=sys.stderr)
-        return EXIT_ERROR
-    return 0
+        print(f"srcnn: {len(failed)} of {total} inputs failed: {', '.join(map(str, failed))}", file=sys.stderr)
+        return EXIT_SOME_FAILED
+    return EXIT_OK
+
+
+def _upscale_stream(args, start: float) -> int:
+    """A video through pipes: ``srcnn upscale - -o - ...`` (or a file on one side). stdout carries
+    the video, so every message, the closing line included, goes to stderr."""
+    from .video import VIDEO_SUFFIXES, upscale_video
+
+    if len(args.inputs) != 1:
+        raise SRCNNError("- (stdin) must be the only input")
+    src, dst = args.inputs[0], args.output
+    if src != "-" and Path(src).suffix.lower() not in VIDEO_SUFFIXES:
+        raise SRCNNError(f"{src}: only a video can be written to stdout")
+    if dst != "-":
+        if Path(dst).suffix.lower() not in VIDEO_SUFFIXES:
+            raise SRCNNError(f"{dst}: a stream from stdin is a video; name a video file ({', '.join(sorted(VIDEO_SUFFIXES))})")
+        if Path(dst).exists() and not args.overwrite:
+            raise SRCNNError(f"{dst} already exists; pass --overwrite to replace it")
+    upscaler = _upscaler_from(args)
+    bars = not args.quiet and sys.stderr.isatty()
+    stats = upscale_video(src, dst, upscaler.upscale_array, args.scale, progress=bars, container=args.container)
+    if not args.quiet:
+        where = "stdout" if dst == "-" else dst
+        print(f"wrote {stats['frames']} frames to {where} ({stats['fps']:.1f} frames/s, "
+              f"{stats['realtime']:.2f}x real time, {time.perf_counter() - start:.1f} s)", file=sys.stderr)
+    return EXIT_OK
 
 
 def _cmd_evaluate(args) -> int:
     from .evaluate import evaluate_folder, summary
 
+    start = time.perf_counter()
     upscaler = _upscaler_from(args)
     scores = evaluate_folder(args.data_dir, args.scale, upscaler)
     result = summary(scores)
@@ -286,43 +469,160 @@ def _cmd_evaluate(args) -> int:
     if args.json:
         from .imageio import write_text_atomic
         write_text_atomic(args.json, json.dumps(result, indent=2) + "\n")
-    return 0
+        print(_wrote(args.json, start, f"{len(scores)} images scored"))
+    else:
+        print(f"scored {len(scores)} images in {time.perf_counter() - start:.1f} s (nothing written; --json FILE keeps them)")
+    return EXIT_OK
 
 
 def _cmd_export(args) -> int:
     from .export import export_onnx
     from .weights import resolve_model
 
+    start = time.perf_counter()
     model, meta = resolve_model(args.model, scale=None)
     output = Path(args.output or Path(args.model).with_suffix(".onnx").name)
     export_onnx(model, output, {"scale": meta["scale"]}, opset=args.opset)
-    print(f"wrote {output}")
-    return 0
+    print(_wrote(output, start))
+    return EXIT_OK
+
+
+def _card_metrics(metrics: dict) -> str:
+    def one(value):
+        if isinstance(value, (tuple, list)) and len(value) == 2:
+            return f"{value[0]:.2f} dB / {value[1]:.4f}"
+        return str(value)
+    return ", ".join(f"{name} {one(value)}" for name, value in metrics.items()) or "not measured"
+
+
+def _cmd_models(args) -> int:
+    import dataclasses
+
+    from . import weights
+
+    members = list(weights.Weights)
+    if args.name is not None:
+        chosen = [w for w in members if w.name == args.name]
+        if not chosen:
+            raise SRCNNError(f"no shipped model {args.name!r}: choose from {', '.join(w.name for w in members)}")
+        entry = chosen[0].value  # the card: a dataclass (WeightsEntry, or another family's)
+        print(chosen[0].name)
+        items = dataclasses.asdict(entry) if dataclasses.is_dataclass(entry) else dict(vars(entry))
+        path = getattr(entry, "path", None)
+        for key, value in items.items():
+            print(f"  {key}: {_card_metrics(value) if key == 'metrics' else value}")
+        if path is not None:
+            print(f"  path: {path}")
+        return EXIT_OK
+    width = max((len(w.name) for w in members), default=4)
+    print(f"{'name':<{width}}  scale  {'params':>7}  scores (PSNR / SSIM)  file")
+    for w in members:
+        entry = w.value
+        params = getattr(entry, "params", None)
+        print(f"{w.name:<{width}}  x{getattr(entry, 'scale', '?'):<4}  {params if params is not None else '?':>7}  "
+              f"{_card_metrics(getattr(entry, 'metrics', {}) or {})}  {getattr(entry, 'file', '')}")
+    print(f"{len(members)} models; `srcnn models NAME` shows one card; use a name with --model")
+    return EXIT_OK
+
+
+def _train_fields() -> set[str]:
+    from .train import TrainConfig
+
+    return {f.name for f in fields(TrainConfig)}
+
+
+def _given_options(argv: list[str] | None, command: str) -> set[str]:
+    """The options of ``command`` given on the command line ``argv``: parsed again with no defaults,
+    so an option left out is absent rather than at its default (``--resume`` checks only these)."""
+    parser = _parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for action in commands.choices[command]._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv))) - {"command"}
 
 
 def _cmd_train(args) -> int:
     import torch
 
+    from .infer import resolve_device
     from .train import TrainConfig, train
+
+    start = time.perf_counter()
+    resolve_device(args.device)  # a missing GPU is one line, before any data loads
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.resume and (Path(args.out) / "config.json").exists():
+        from .train import resume_config
+
+        given = _given_options(getattr(args, "argv", None), "train")
+        cfg = resume_config(args.out, {name: getattr(args, name) for name in given if name in _train_fields()})
+    else:
+        if not args.data:
+            raise SRCNNError(f"--data is required to start a run ({args.out} holds none to resume)" if args.resume
+                             else "--data is required (the folders of HR images to train on)")
+        options = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
+                   if getattr(args, f.name, None) is not None}
+        cfg = TrainConfig.paper(**options) if args.recipe == "paper" else TrainConfig(**options)
+    best = train(cfg, progress=not args.quiet and sys.stderr.isatty(), stop_at=args.stop_at)  # bars never in logs
+    if os.environ.get("RANK", "0") == "0":
+        print(_wrote(best, start, "best weights") if Path(best).exists() else
+              f"{cfg.out}: stopped before its first validation, so no best weights yet (continue with --resume)")
+    return EXIT_OK
+
+
+def _add_serve_parser(sub) -> None:
+    sv = sub.add_parser("serve", help="a web page and an HTTP API for upscaling (needs pip install 'srcnn[serve]')")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    sv.add_argument("--port", type=int, default=8000, help="TCP port to listen on")
+    sv.add_argument("--workers", type=int, default=1, help="upscaling jobs running at once (default: 1)")
+    sv.add_argument("--queue", type=int, default=4, help="jobs held at once, running or waiting; beyond: 503")
+    sv.add_argument("--token", default=os.environ.get("SRCNN_TOKEN"),
+                    help="require 'Authorization: Bearer TOKEN' on /api/* (default: $SRCNN_TOKEN)")
+    sv.add_argument("--max-upload-mb", type=float, default=32.0, help="largest upload in MiB (default: 32)")
+    sv.add_argument("--max-pixels", type=int, default=4_000_000, help="largest input image, width x height")
+    sv.add_argument("--time-limit", type=float, default=120.0, help="seconds per job (default: 120)")
+    sv.add_argument("--keep", type=float, default=600.0, help="seconds a finished job's result is kept")
+    _add_speed_options(sv, "auto")
+
+
+def _cmd_serve(args) -> int:
+    try:
+        import fastapi  # noqa: F401
+        import multipart  # noqa: F401  (python-multipart)
+        import uvicorn
+    except ImportError:
+        raise SRCNNError("serve needs FastAPI, uvicorn and python-multipart: pip install 'srcnn[serve]'") from None
+    import torch
+
+    from .server.app import ServerSettings, create_app
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    options = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
-               if getattr(args, f.name, None) is not None}
-    cfg = TrainConfig.paper(**options) if args.recipe == "paper" else TrainConfig(**options)
-    best = train(cfg, progress=not args.quiet, stop_at=args.stop_at)
-    if os.environ.get("RANK", "0") == "0":
-        print(f"best weights: {best}")
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"srcnn: warning: serving on {args.host}, reachable from other machines"
+              + ("" if args.token else "; anyone who can reach it can use it (set --token or SRCNN_TOKEN)"),
+              file=sys.stderr)
+    settings = ServerSettings(token=args.token or None, workers=args.workers, queue_size=max(args.queue, args.workers),
+                              max_upload_bytes=int(args.max_upload_mb * 2**20), max_pixels=args.max_pixels,
+                              time_limit=args.time_limit, keep_seconds=args.keep, precision=args.precision,
+                              device=args.device, tile=args.tile)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # bare `srcnn`: the help, as a usage error
+        parser.print_help(sys.stderr)
+        return EXIT_ERROR
+    args.argv = argv  # the command line as given (None: sys.argv), for _given_options
     # Under torchrun only rank 0 reports progress; the others speak up for warnings alone.
     level = logging.INFO if os.environ.get("RANK", "0") == "0" else logging.WARNING
     logging.basicConfig(level=level, format="srcnn: %(message)s")
     handlers = {"upscale": _cmd_upscale, "evaluate": _cmd_evaluate, "train": _cmd_train, "export": _cmd_export,
-                "reproduce": _cmd_reproduce, "learn-dictionary": _cmd_learn_dictionary, "batch": _cmd_batch}
+                "models": _cmd_models, "reproduce": _cmd_reproduce, "learn-dictionary": _cmd_learn_dictionary,
+                "serve": _cmd_serve, "batch": _cmd_batch}
     try:
         return handlers[args.command](args)
     except SRCNNError as exc:

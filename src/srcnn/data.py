@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .color import to_plane
-from .degrade import make_input
+from .degrade import degrade, make_input
 from .imageio import read_image
 from .resize import imresize, modcrop
 
@@ -29,8 +29,13 @@ log = logging.getLogger(__name__)
 @dataclass
 class Pair:
     name: str
-    input: np.ndarray  # float32 (H, W[, 3]) in [0, 1]: degraded then upscaled back (clean for 'noise')
-    target: np.ndarray  # float32, same shape
+    input: np.ndarray  # float32 (h, w[, 3]) in [0, 1]: degraded, then upscaled back for an "hr"-grid
+    #                    model (SRCNN) or left at LR for an "lr"-grid one (FSRCNN); clean for 'noise'
+    target: np.ndarray  # float32 (h * f, w * f[, 3]), f = 1 ("hr" grid) or the scale ("lr" grid)
+
+    @property
+    def factor(self) -> int:
+        return self.target.shape[0] // self.input.shape[0]
 
 
 def split_validation(paths: list[Path], count: int) -> tuple[list[Path], list[Path]]:
@@ -42,8 +47,10 @@ def split_validation(paths: list[Path], count: int) -> tuple[list[Path], list[Pa
 
 
 def load_pairs(paths: list[Path], scale: int, degradation: str = "bicubic", channels: int = 1,
-               min_size: int = 0, hr_scales: tuple[float, ...] = (), **degrade_kwargs) -> list[Pair]:
-    """Decode, degrade and upscale back every image. Unreadable images are logged and skipped.
+               min_size: int = 0, hr_scales: tuple[float, ...] = (), input_grid: str = "hr",
+               **degrade_kwargs) -> list[Pair]:
+    """Decode, degrade and (for ``input_grid="hr"``) upscale back every image; ``"lr"`` keeps the
+    LR image as the input. Unreadable images are logged and skipped.
     ``hr_scales`` adds down-scaled copies of each HR image (e.g. 0.9 ... 0.6, as FSRCNN augments):
     more kinds of detail per image for a small training set."""
     pairs = []
@@ -64,6 +71,9 @@ def load_pairs(paths: list[Path], scale: int, degradation: str = "bicubic", chan
                 # Noise is drawn fresh for every patch; the stored input is the clean image.
                 target = modcrop(plane, scale)
                 inp = target
+            elif input_grid == "lr":
+                target = modcrop(plane, scale)
+                inp = degrade(target, scale, degradation, **degrade_kwargs)
             else:
                 inp, target = make_input(plane, scale, degradation, **degrade_kwargs)
             pairs.append(Pair(name, inp.astype(np.float32), target.astype(np.float32)))
@@ -125,19 +135,26 @@ class PatchSampler(_PatchSource):
         self.pairs = [p for p in pairs if min(p.target.shape[:2]) >= patch_size]
         if not self.pairs:
             raise ValueError(f"no training image is at least {patch_size}x{patch_size}")
+        # Corners live on the input grid; an LR-grid input is ``factor`` times smaller than its target.
+        self.factor = self.pairs[0].factor
+        if patch_size % self.factor:
+            raise ValueError(f"patch size {patch_size} is not a multiple of the scale {self.factor}")
+        self.input_patch = patch_size // self.factor
         self.mode = mode
         # Every top-left corner a patch can take: (image, row, col); the grid mode walks them all.
         if mode == "grid":
             corners = []
+            step = max(1, stride // self.factor)
             for i, p in enumerate(self.pairs):
-                h, w = p.target.shape[:2]
-                rows = np.arange(0, h - patch_size + 1, stride)
-                cols = np.arange(0, w - patch_size + 1, stride)
+                h, w = p.input.shape[:2]
+                rows = np.arange(0, h - self.input_patch + 1, step)
+                cols = np.arange(0, w - self.input_patch + 1, step)
                 r, c = np.meshgrid(rows, cols, indexing="ij")
                 corners.append(np.stack([np.full(r.size, i), r.ravel(), c.ravel()], axis=1))
             self.corners = np.concatenate(corners)
         else:
-            self.positions = np.array([(p.target.shape[0] - patch_size + 1) * (p.target.shape[1] - patch_size + 1)
+            q = self.input_patch
+            self.positions = np.array([(p.input.shape[0] - q + 1) * (p.input.shape[1] - q + 1)
                                        for p in self.pairs], dtype=np.float64)
 
     def __len__(self) -> int:
@@ -159,15 +176,16 @@ class PatchSampler(_PatchSource):
         rng = np.random.default_rng([self.seed, 2, step])
         images = rng.choice(len(self.pairs), size=self.batch_size, p=self.positions / self.positions.sum())
         out = np.empty((self.batch_size, 3), dtype=np.int64)
+        q = self.input_patch
         for k, i in enumerate(images):
-            h, w = self.pairs[i].target.shape[:2]
-            out[k] = (i, rng.integers(0, h - self.patch_size + 1), rng.integers(0, w - self.patch_size + 1))
+            h, w = self.pairs[i].input.shape[:2]
+            out[k] = (i, rng.integers(0, h - q + 1), rng.integers(0, w - q + 1))
         return out
 
     def _raw_patches(self, step: int, ks: range) -> list[tuple[np.ndarray, np.ndarray]]:
-        P = self.patch_size
+        P, q, f = self.patch_size, self.input_patch, self.factor
         corners = self._corners_for(step)
-        return [(self.pairs[i].input[r : r + P, c : c + P], self.pairs[i].target[r : r + P, c : c + P])
+        return [(self.pairs[i].input[r : r + q, c : c + q], self.pairs[i].target[r * f : r * f + P, c * f : c * f + P])
                 for i, r, c in corners[ks.start : ks.stop]]
 
 
@@ -181,10 +199,13 @@ class StreamingPatches(_PatchSource):
 
     def __init__(self, paths: list[Path], scale: int, patch_size: int, batch_size: int, *,
                  degradation: str = "bicubic", channels: int = 1, augment: bool = True, seed: int = 0,
-                 noise_sigma: float | None = None, **degrade_kwargs):
+                 noise_sigma: float | None = None, input_grid: str = "hr", **degrade_kwargs):
         super().__init__(patch_size, batch_size, augment, seed, noise_sigma)
         if not paths:
             raise ValueError("no training images")
+        if input_grid == "lr" and patch_size % scale:
+            raise ValueError(f"patch size {patch_size} is not a multiple of the scale {scale}")
+        self.input_grid = input_grid
         self.paths = list(paths)
         self.scale = scale
         self.degradation = degradation
@@ -232,14 +253,20 @@ class StreamingPatches(_PatchSource):
         return plane, r, c
 
     def _raw_patches(self, step: int, ks: range) -> list[tuple[np.ndarray, np.ndarray]]:
-        P, region = self.patch_size, self.region_size()
+        P, region, s = self.patch_size, self.region_size(), self.scale
         o = (region - P) // 2
+        if self.input_grid == "lr":
+            o = o // s * s  # on the scale grid, so the patch starts on an LR pixel
         out = []
         for k in ks:
             plane, r, c = self.locate(step, k)
             crop = plane[r : r + region, c : c + region].astype(np.float64) / 255.0
             if self.degradation == "noise":
                 inp, target = crop, crop
+            elif self.input_grid == "lr":
+                lr = degrade(crop, s, self.degradation, **self.degrade_kwargs)
+                out.append((lr[o // s : (o + P) // s, o // s : (o + P) // s], crop[o : o + P, o : o + P]))
+                continue
             else:
                 inp, target = make_input(crop, self.scale, self.degradation, **self.degrade_kwargs)
             out.append((inp[o : o + P, o : o + P], target[o : o + P, o : o + P]))

@@ -1,4 +1,5 @@
-"""Running a trained SRCNN on images: bicubic up-scaling, then the network on luma.
+"""Running a trained model on images: the network on luma (after bicubic up-scaling for SRCNN,
+on the LR image itself for FSRCNN), chroma by bicubic.
 
 ``upscale(image, scale)`` is the Python API behind ``srcnn upscale``: a PIL image or a NumPy array
 in, the same kind out, exactly ``scale`` times larger. Colour images send Y through the network and
@@ -8,22 +9,24 @@ Cb/Cr through bicubic only, as the paper does; grayscale stays grayscale.
 from __future__ import annotations
 
 import copy
+from typing import Callable
 
 import numpy as np
 import torch
 from PIL import Image
+from torch import nn
 
-from .color import quantize, rgb2ycbcr, ycbcr2rgb
+from .color import _OFFSET, _RGB2YCBCR, _YCBCR2RGB, quantize, rgb2ycbcr, ycbcr2rgb
+from .constants import METHODS, SCALES
 from .errors import SRCNNError
 from .imageio import Picture, picture_from_pil, picture_to_pil
-from .model import SRCNN
+from .models.upsample import RADIUS as BICUBIC_RADIUS
+from .models.upsample import BicubicUpsample
 from .resize import imresize
 from .weights import resolve_model
 
-__all__ = ["Upscaler", "upscale", "SCALES", "METHODS", "bf16_supported", "resolve_precision"]
+__all__ = ["Upscaler", "upscale", "SCALES", "METHODS", "bf16_supported", "resolve_precision", "resolve_device"]
 
-SCALES = (2, 3, 4)
-METHODS = ("srcnn", "bicubic", "sparse-coding")
 
 
 def bf16_supported() -> bool:
@@ -45,6 +48,33 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     raise ValueError(f"precision must be fp32, bf16 or auto, got {precision!r}")
 
 
+def resolve_device(device: str | torch.device) -> torch.device:
+    """'auto' -> CUDA when available, else CPU; a device this machine lacks is an SRCNNError, not a traceback."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise SRCNNError(f"unknown device {device!r}: use cpu, cuda, cuda:N or auto") from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SRCNNError(f"--device {device}: CUDA is not available here (no GPU, or a CPU-only torch); "
+                             "use --device cpu")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise SRCNNError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) here")
+    elif resolved.type != "cpu":
+        raise SRCNNError(f"unsupported device {device!r}: use cpu, cuda, cuda:N or auto")
+    return resolved
+
+
+# BT.601 studio range as torch matrices, for the band pipeline (color.py holds the same in NumPy).
+_RGB2YCBCR_T = torch.from_numpy(_RGB2YCBCR / 255.0).float()
+_YCBCR2RGB_T = torch.from_numpy(_YCBCR2RGB * 255.0).float()
+_YCBCR_OFFSET = torch.from_numpy(_OFFSET / 255.0).float().view(1, 3, 1, 1)
+BAND_PIXELS = 512 * 1024  # output pixels per band of the picture path
+
 AUTO_TILE_PIXELS = 1024 * 1024  # larger images are processed in tiles: memory depends on the tile only
 DEFAULT_TILE = 512
 
@@ -56,18 +86,25 @@ class Upscaler:
     AVX-512 BF16 and for GPUs) or 'auto' (bf16 where native). ``tile``: the side, in output pixels,
     of the tiles the network runs on; None tiles automatically above ``AUTO_TILE_PIXELS``, 0 never.
     Tiles overlap by the network's receptive radius, so the result equals the whole-image result.
+    ``progress``: called as ``progress(done, total)`` after each tile, or each band of a picture
+    (the CLI's progress bar); pictures go band by band, ``tile * tile`` output pixels a band.
     """
 
-    def __init__(self, model: SRCNN | None, scale: int, precision: str = "fp32", device: str | torch.device = "cpu",
-                 tile: int | None = None):
+    def __init__(self, model: nn.Module | None, scale: int, precision: str = "fp32", device: str | torch.device = "cpu",
+                 tile: int | None = None, progress: Callable[[int, int], None] | None = None):
         if scale not in SCALES and not (model is not None and scale == 1):
             raise SRCNNError(f"unsupported scale {scale}: choose from {', '.join(map(str, SCALES))}")
         if tile is not None and tile < 0:
             raise SRCNNError(f"tile size must be positive (or 0 for none), got {tile}")
+        if model is not None and model.config.upscale_factor not in (1, scale):
+            raise SRCNNError(f"this {model.config.family.upper()} model up-scales x{model.config.upscale_factor}, "
+                             f"not x{scale}")
         self.model = model
         self.scale = scale
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.tile = tile
+        self.progress = progress
+        self._bicubic_layer = None
         self.compute_dtype = resolve_precision(precision, self.device) or torch.float32
         self.net = None
         if model is not None:
@@ -93,25 +130,33 @@ class Upscaler:
         return self.tile
 
     @torch.inference_mode()
-    def restore(self, upscaled: np.ndarray) -> np.ndarray:
-        """Run the network on a bicubic-upscaled (H, W) or (H, W, C) float plane; float32 out."""
-        x = torch.from_numpy(np.ascontiguousarray(upscaled, dtype=np.float32))
+    def restore(self, plane: np.ndarray) -> np.ndarray:
+        """Run the network on a float (H, W) or (H, W, C) plane on its input grid (the bicubic-upscaled
+        image for SRCNN, the LR image for FSRCNN); float32 out, ``upscale_factor`` times larger."""
+        x = torch.from_numpy(np.ascontiguousarray(plane, dtype=np.float32))
         x = x[None, None] if x.ndim == 2 else x.permute(2, 0, 1)[None]
+        f = self.model.config.upscale_factor
         h, w = x.shape[-2:]
-        tile = self._tile_size(h, w)
-        if not tile or (h <= tile and w <= tile):
+        tile = self._tile_size(h * f, w * f)
+        step = max(1, tile // f)  # tiles are cut on the input grid; output positions = input positions x f
+        if not tile or (h <= step and w <= step):
             y = self._run(x)
         else:
-            y = torch.empty_like(x)
-            r = self.model.config.receptive_radius  # the context a tile needs from its neighbours
-            for top in range(0, h, tile):
-                for left in range(0, w, tile):
-                    bottom, right = min(top + tile, h), min(left + tile, w)
+            y = torch.empty(x.shape[:2] + (h * f, w * f))
+            r = self.model.receptive_radius  # the context a tile needs from its neighbours, on the input grid
+            total, done = -(-h // step) * -(-w // step), 0
+            for top in range(0, h, step):
+                for left in range(0, w, step):
+                    bottom, right = min(top + step, h), min(left + step, w)
                     t0, l0 = max(0, top - r), max(0, left - r)
                     piece = self._run(x[..., t0 : min(h, bottom + r), l0 : min(w, right + r)])
-                    y[..., top:bottom, left:right] = piece[..., top - t0 : bottom - t0, left - l0 : right - l0]
+                    y[..., top * f : bottom * f, left * f : right * f] = piece[
+                        ..., (top - t0) * f : (bottom - t0) * f, (left - l0) * f : (right - l0) * f]
+                    done += 1
+                    if self.progress is not None:
+                        self.progress(done, total)
         y = y[0].numpy()
-        return y[0] if upscaled.ndim == 2 else y.transpose(1, 2, 0)
+        return y[0] if plane.ndim == 2 else y.transpose(1, 2, 0)
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
         if self.compute_dtype != torch.float32:
@@ -139,6 +184,8 @@ class Upscaler:
         if not self.restores and image.dtype == np.uint8:
             h, w = image.shape[:2]
             return imresize(image, output_shape=(h * self.scale, w * self.scale))  # MATLAB's uint8 bicubic
+        if self.net is not None and self.channels == 1:
+            return self._upscale_banded(image)
         peak = np.iinfo(image.dtype).max
         plane = image.astype(np.float32) / np.float32(peak)
         if image.ndim == 3 and self.restores and self.channels == 1:
@@ -150,6 +197,67 @@ class Upscaler:
                 out[top : top + 256] = quantize(ycbcr2rgb(band), image.dtype)
             return out
         return quantize(self.upscale_float(plane), image.dtype)
+
+    # ---- the fast path for pictures: band by band, in torch ---------------------------------------
+
+    def _band_halo(self) -> int:
+        """LR rows of context a band needs so that its own rows come out as in the whole image."""
+        radius = self.model.receptive_radius
+        if self.model.config.input_grid == "hr":  # bicubic first (2 LR rows), then the network on HR rows
+            return BICUBIC_RADIUS + -(-radius // self.scale)
+        return max(radius, BICUBIC_RADIUS)
+
+    @torch.inference_mode()
+    def _upscale_banded(self, image: np.ndarray) -> np.ndarray:
+        """uint8 / uint16 grey or RGB -> the same dtype, ``scale`` times larger: Y through the network,
+        Cb/Cr by bicubic, converted back and rounded, one band of rows at a time. Peak memory is the
+        output plus one band, whatever the image size; the bicubic is the exact MATLAB kernel as an
+        LR-grid convolution (within 1e-6 of ``resize.imresize``), and every band reads ``_band_halo``
+        rows beyond its edges, so the result does not depend on where the bands fall."""
+        s, (h, w) = self.scale, image.shape[:2]
+        peak = float(np.iinfo(image.dtype).max)
+        out = np.empty((h * s, w * s) + image.shape[2:], image.dtype)
+        halo = self._band_halo()
+        rows = self._band_rows(w)
+        total = -(-h // rows)
+        for done, top in enumerate(range(0, h, rows), start=1):
+            bottom = min(h, top + rows)
+            t0, b0 = max(0, top - halo), min(h, bottom + halo)
+            x = torch.from_numpy(image[t0:b0].astype(np.float32)).div_(peak)
+            x = x[None, None] if image.ndim == 2 else x.permute(2, 0, 1)[None]  # (1, C, rows, w)
+            if image.ndim == 3:
+                x = torch.einsum("nchw,dc->ndhw", x, _RGB2YCBCR_T) + _YCBCR_OFFSET
+            y = self._luma_on_band(x[:, :1])
+            if image.ndim == 3:
+                y = torch.cat([y, self._bicubic(x[:, 1:])], dim=1)
+                y = torch.einsum("nchw,dc->ndhw", y - _YCBCR_OFFSET, _YCBCR2RGB_T)
+            y = y[..., (top - t0) * s : (bottom - t0) * s, :]
+            y = torch.floor(torch.clamp(y * peak, 0.0, peak) + 0.5)[0]
+            band = y[0] if image.ndim == 2 else y.permute(1, 2, 0)
+            out[top * s : bottom * s] = band.to(torch.int32).numpy()
+            if self.progress is not None:
+                self.progress(done, total)
+        return out
+
+    def _band_rows(self, w: int) -> int:
+        """LR rows per band: about BAND_PIXELS output pixels, or tile x tile with --tile; --tile 0:
+        the whole image at once."""
+        if self.tile == 0:
+            return 2**31
+        pixels = BAND_PIXELS if self.tile is None else self.tile * self.tile
+        return max(1, pixels // (w * self.scale * self.scale))
+
+    def _luma_on_band(self, y: torch.Tensor) -> torch.Tensor:
+        """The network on an LR luma band (1, 1, rows, w): straight in for an LR-grid model, after the
+        bicubic for an HR-grid one."""
+        if self.model.config.input_grid == "hr":
+            y = self._bicubic(y)
+        return self._run(y)
+
+    def _bicubic(self, planes: torch.Tensor) -> torch.Tensor:
+        if self._bicubic_layer is None:
+            self._bicubic_layer = BicubicUpsample(self.scale)
+        return self._bicubic_layer(planes)
 
     def upscale_float(self, image: np.ndarray) -> np.ndarray:
         """(H, W) or (H, W, 3) float in [0, 1] -> float, unrounded. Colour: Y through the network,
@@ -184,26 +292,34 @@ class Upscaler:
         return self.scale
 
     def __call__(self, lr: np.ndarray, scale: int | None = None) -> np.ndarray:
+        """The LR plane (float, [0, 1]) -> the upscaled plane: bicubic first where the network takes
+        the HR grid (SRCNN), straight into the network where it takes the LR grid (FSRCNN)."""
         scale = self._check_scale(scale)
+        if self.model is not None and self.model.config.input_grid == "lr":
+            return self.restore(lr)
         h, w = lr.shape[:2]
         up = lr if scale == 1 else imresize(lr, output_shape=(h * scale, w * scale))
         return up if self.model is None else self.restore(up)
 
 
-def upscale(image, scale: int = 3, model: str | SRCNN | None = None, method: str = "srcnn",
-            precision: str = "fp32", device: str = "cpu", tile: int | None = None):
+def upscale(image, scale: int = 3, model: str | nn.Module | None = None, method: str = "srcnn",
+            precision: str = "auto", device: str = "cpu", tile: int | None = None):
     """Upscale a PIL image or a uint8 NumPy array by ``scale``; returns the same kind.
 
-    ``model`` is a shipped model's name, a weights file, an ``SRCNN`` instance, or None for the
+    ``model`` is a shipped model's name, a weights file, a model instance (SRCNN, FSRCNN), or None for the
     shipped default of that scale. ``method='bicubic'`` is the MATLAB-exact bicubic baseline.
+    ``precision='auto'`` (bf16 where the CPU has native bf16), like ``srcnn upscale``: the same
+    options give the same pixels as the CLI.
     """
     return make_upscaler(scale, model, method, precision, device, tile).upscale_image(image)
 
 
-def make_upscaler(scale: int, model: str | SRCNN | None = None, method: str = "srcnn",
+def make_upscaler(scale: int, model: str | nn.Module | None = None, method: str = "srcnn",
                   precision: str = "fp32", device: str = "cpu", tile: int | None = None) -> Upscaler:
     if scale not in SCALES:
         raise SRCNNError(f"unsupported scale {scale}: choose from {', '.join(map(str, SCALES))}")
+    if model is not None and method != "srcnn":
+        raise SRCNNError(f"a model applies to --method srcnn only, not {method}: drop --model or --method")
     if method == "bicubic":
         return Upscaler(None, scale)
     if method == "sparse-coding":
@@ -212,6 +328,6 @@ def make_upscaler(scale: int, model: str | SRCNN | None = None, method: str = "s
         return SparseCodingUpscaler(scale)
     if method != "srcnn":
         raise SRCNNError(f"unknown method {method!r}: choose from {', '.join(METHODS)}")
-    if not isinstance(model, SRCNN):
+    if not isinstance(model, nn.Module):
         model, _ = resolve_model(model, scale)
     return Upscaler(model, scale, precision, device, tile)

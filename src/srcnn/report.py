@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import platform
 import time
 from dataclasses import dataclass, field
@@ -34,11 +35,18 @@ from .infer import make_upscaler
 from .metrics import psnr
 from .reproduce import STUDY, TRAIN_SETS, StudyRun
 from .resize import imresize, modcrop
-from .weights import default_weights, load_model
+from .weights import find_weights, load_model
 
 __all__ = ["write_report"]
 
+log = logging.getLogger(__name__)
+
 SCALES = {"quick": (3,), "paper": (2, 3, 4)}  # the comparison table's scales per budget
+# quick checks the report's structure (CI) in well under a minute, so it scores the smallest test
+# images alone and codes sparse-coding patches on a coarser grid (its cost is patches x atoms);
+# paper scores every image with the authors' step-1 patches.
+TEST_IMAGES = {"quick": 2, "paper": None}  # per test set, the smallest first; None: all
+SPARSE_STEP = {"quick": 3, "paper": 1}
 STUDY_SCALE = 3  # every study model is x3, as in the papers' studies
 DASH = "–"  # a number we do not have (no published value, no published.csv)
 PAPER_TRAINING = "the paper's ImageNet (395,909 images)"
@@ -86,12 +94,17 @@ def _read_runs(runs_dir: Path) -> dict[str, Run]:
     return runs
 
 
-def _read_sets(data: Path) -> dict[str, list[tuple[str, np.ndarray]]]:
-    """The test sets as (name, uint8 image) lists; Set14 is optional, Set5 is not."""
+def _read_sets(data: Path, limit: int | None = None) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """The test sets as (name, uint8 image) lists; Set14 is optional, Set5 is not. With ``limit``,
+    each set's ``limit`` smallest images (fewest pixels; ties by name)."""
     if not (data / "Set5").is_dir():
         raise SRCNNError(f"{data}: no Set5 folder (--data names the folder that holds it)")
-    return {name: [(p.stem, read_image(p)) for p in list_images(data / name)]
+    sets = {name: [(p.stem, read_image(p)) for p in list_images(data / name)]
             for name in ("Set5", "Set14") if (data / name).is_dir()}
+    if limit is not None:
+        sets = {name: sorted(images, key=lambda item: (item[1].shape[0] * item[1].shape[1], item[0]))[:limit]
+                for name, images in sets.items()}
+    return sets
 
 
 class Published:
@@ -172,15 +185,19 @@ class Context:
     _scores: dict = field(default_factory=dict)
 
     def upscaler(self, name: str, scale: int):
-        """'bicubic', 'sparse-coding', 'srcnn' (the shipped default of ``scale``) or a study run's name.
+        """'bicubic', 'sparse-coding', 'srcnn' (the shipped 9-5-5 SRCNN of ``scale``) or a study run's name.
         SRCNN models run in fp32 on the CPU, so their timings are this machine's."""
         key = (name, scale)
         if key not in self._upscalers:
             if name in self.runs:
                 model, _ = load_model(self.runs[name].folder / "best.safetensors", scale)
                 self._upscalers[key] = make_upscaler(scale, model, "srcnn", "fp32", "cpu")
-            elif name == "srcnn":
-                self._upscalers[key] = make_upscaler(scale, None, "srcnn", "fp32", "cpu")
+            elif name in SHIPPED_KINDS:
+                self._upscalers[key] = make_upscaler(scale, name, "srcnn", "fp32", "cpu")
+            elif name == "sparse-coding":
+                from .sparse import SparseCodingUpscaler
+
+                self._upscalers[key] = SparseCodingUpscaler(scale, step=SPARSE_STEP[self.budget])
             else:
                 self._upscalers[key] = make_upscaler(scale, method=name)
         return self._upscalers[key]
@@ -357,6 +374,51 @@ def _convergence_section(ctx: Context) -> str:
     ])
 
 
+SHIPPED_KINDS = ("srcnn", "fsrcnn", "fsrcnn-s")  # the shipped models of each kind (srcnn.weights.ALIASES)
+SPEED_METHODS = {"bicubic": "Bicubic", "sparse-coding": "Sparse coding", "width_32_16": "SRCNN 9-1-5 (32/16)",
+                 "width_64_32": "SRCNN 9-1-5 (64/32)", "width_128_64": "SRCNN 9-1-5 (128/64)",
+                 "filter_9-3-5": "SRCNN 9-3-5", "filter_9-5-5": "SRCNN 9-5-5 (study)",
+                 "srcnn": "SRCNN 9-5-5 (shipped)", "fsrcnn": "FSRCNN (shipped)", "fsrcnn-s": "FSRCNN-s (shipped)"}
+
+
+def _speed_quality_section(ctx: Context) -> str:
+    """PSNR against speed, the FSRCNN paper's Figure 1 with this machine's numbers."""
+    pixels = float(np.mean([(h // STUDY_SCALE * STUDY_SCALE) * (w // STUDY_SCALE * STUDY_SCALE)
+                            for _, (h, w) in ((n, img.shape[:2]) for n, img in ctx.sets["Set5"])]))
+    numbers, rows = {}, []
+    for name, label in SPEED_METHODS.items():
+        if name not in ctx.runs and name not in ("bicubic", "sparse-coding") + SHIPPED_KINDS:
+            continue
+        score = ctx.score(name, "Set5", STUDY_SCALE)
+        rate = pixels / score.seconds / 1e6
+        numbers[name] = {"label": label, "psnr": score.psnr, "seconds_per_image": score.seconds,
+                         "output_mp_per_s": rate}
+        rows.append([label, _psnr(score.psnr), f"{score.seconds:.3f}", f"{rate:.2f}"])
+    figure = _figure(6.4, 4.4)
+    ax = figure.add_subplot()
+    for name, n in numbers.items():
+        family = "tab:red" if name.startswith("fsrcnn") else "tab:gray" if name in ("bicubic", "sparse-coding") \
+            else "tab:blue"
+        ax.scatter(n["output_mp_per_s"], n["psnr"], color=family)
+        ax.annotate(n["label"], (n["output_mp_per_s"], n["psnr"]), fontsize=7, xytext=(4, 3),
+                    textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel("Output megapixels per second, fp32, this CPU (log scale)")
+    ax.set_ylabel("Average PSNR (dB), Set5 x3")
+    ax.grid(alpha=0.3, which="both")
+    _save_figure(figure, ctx.out / "speed_quality.png")
+    ctx.numbers["speed_quality"] = numbers
+    return "\n\n".join([
+        "## 8. Speed and quality",
+        ("Set5 x3 PSNR against output megapixels per second of one upscaling call per image (SRCNN: bicubic "
+         "then the network; FSRCNN: the network on the LR image, its bicubic skip included), mean over Set5, "
+         "fp32 on this CPU after one warm-up call: the FSRCNN paper's Figure 1 with our numbers. "
+         "`srcnn upscale` runs bf16 where the CPU has it; `python benchmarks/realtime.py` measures that path."),
+        _table(["Method", "Set5 PSNR", "Seconds / image", "Output MP/s"], rows),
+        "![Set5 x3 PSNR against output megapixels per second](speed_quality.png)",
+    ])
+
+
 def _busiest_window(plane: np.ndarray, size: int) -> tuple[int, int]:
     """(top, left) of the size x size window with the most gradient: where methods differ most."""
     gy, gx = np.gradient(plane.astype(np.float64))
@@ -436,7 +498,7 @@ def _differences_section(ctx: Context) -> str:
     residual = all(c.get("residual") for c in configs)
     backprops = sorted(run.summary["backprops"] for run in ctx.runs.values())
     cut = [run for run in ctx.runs.values() if run.cut_short]
-    shipped = default_weights(STUDY_SCALE)
+    shipped = find_weights("srcnn", STUDY_SCALE)
     lines += ["", "Why:", "",
               f"- **Training data**: {' + '.join(TRAIN_SETS)}, {train_images} images"
               + (f" ({train_images - held_out} trained on, {held_out} held out for checkpoint selection)" if held_out else "")
@@ -499,10 +561,16 @@ def _header_section(ctx: Context, seconds: float) -> str:
                       "best_step": best["step"], "stopped_by_time_limit": run.cut_short}
     ctx.numbers.update({"command": command, "date": date, "cpu": cpu, "torch_threads": threads,
                         "report_seconds": seconds, "runs": runs})
+    made = (f"- Command: `{command}`\n- Date: {date}\n- CPU: {cpu}, {threads} torch threads\n"
+            f"- Report generation: {seconds:.0f} s (evaluation and figures; training not included)")
+    if ctx.budget == "quick":  # say plainly that these numbers check the structure, nothing more
+        ctx.numbers["quick"] = {"test_images_per_set": TEST_IMAGES["quick"], "sparse_coding_step": SPARSE_STEP["quick"]}
+        made += (f"\n- Budget `quick`: a check of the report's structure, not a reproduction: tiny training runs, "
+                 f"the {TEST_IMAGES['quick']} smallest images of each test set, sparse coding on a patch grid of "
+                 f"step {SPARSE_STEP['quick']} (the authors': 1)")
     return "\n\n".join([
         "# SRCNN reproduction report",
-        (f"- Command: `{command}`\n- Date: {date}\n- CPU: {cpu}, {threads} torch threads\n"
-         f"- Report generation: {seconds:.0f} s (evaluation and figures; training not included)"),
+        made,
         "## Training runs",
         "All x3, Y channel. Best validation PSNR: on the held-out training images, the checkpoint kept.",
         _table(["Run", "Model", "Steps", "Backprops", "Seconds", "Device", "Best val. PSNR", "Note"], rows),
@@ -512,7 +580,7 @@ def _header_section(ctx: Context, seconds: float) -> str:
 # ---- the report -------------------------------------------------------------------------------------
 
 SECTIONS = (_comparison_section, _width_section, _filter_section, _convergence_section, _crops_section,
-            _degradation_section, _differences_section)
+            _degradation_section, _differences_section, _speed_quality_section)
 
 
 def write_report(data: str | Path, out: str | Path, runs: str | Path, budget: str) -> Path:
@@ -524,12 +592,16 @@ def write_report(data: str | Path, out: str | Path, runs: str | Path, budget: st
     data, out, runs = Path(data), Path(out), Path(runs)
     if not runs.is_dir():
         raise SRCNNError(f"{runs}: no such folder of training runs")
-    ctx = Context(data, out, runs, budget, _read_sets(data), _read_runs(runs),
+    ctx = Context(data, out, runs, budget, _read_sets(data, TEST_IMAGES[budget]), _read_runs(runs),
                   Published(data.parent / "reference" / "published.csv"))
     for scale in SCALES[budget]:  # a missing sparse-coding dictionary fails now, not after minutes of scoring
         ctx.upscaler("sparse-coding", scale)
     out.mkdir(parents=True, exist_ok=True)
-    body = [section(ctx) for section in SECTIONS]
+    body = []
+    for number, section in enumerate(SECTIONS, 1):  # one line each: some take a while (sparse coding)
+        log.info("report %d/%d: %s (%.0f s so far)", number, len(SECTIONS),
+                 section.__name__.strip("_").removesuffix("_section"), time.perf_counter() - start)
+        body.append(section(ctx))
     # The header reports the wall time, so it is written last and placed first.
     header = _header_section(ctx, time.perf_counter() - start)
     write_text_atomic(out / "scores.json", json.dumps(ctx.numbers, indent=2) + "\n")

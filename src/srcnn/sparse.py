@@ -41,7 +41,8 @@ from .infer import Upscaler
 from .resize import imresize, modcrop
 
 __all__ = ["SparseCodingConfig", "SparseDictionary", "SparseCodingUpscaler", "gradient_features",
-           "patch_grid", "extract_patches", "batch_omp", "sparse_codes", "average_patches", "back_project",
+           "patch_grid", "extract_patches", "batch_omp", "sparse_codes", "accumulate_patches", "average_patches",
+           "back_project",
            "learn_dictionary",
            "shipped_dictionary_path"]
 
@@ -112,16 +113,22 @@ def extract_patches(image: np.ndarray, ys: np.ndarray, xs: np.ndarray, size: int
     return patches.reshape(len(ys), -1)
 
 
-def average_patches(patches: np.ndarray, ys: np.ndarray, xs: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Place (N, size * size) patches at their corners and average where they overlap."""
+def accumulate_patches(total: np.ndarray, count: np.ndarray, patches: np.ndarray, ys: np.ndarray,
+                       xs: np.ndarray) -> None:
+    """Add (N, size * size) patches at their corners into ``total``, and 1 per patch pixel into ``count``."""
     size = int(round(np.sqrt(patches.shape[1])))
-    total = np.zeros(shape)
-    count = np.zeros(shape)
     for dy in range(size):
         for dx in range(size):
             # At one offset distinct corners hit distinct pixels, so plain fancy-index += is exact.
             total[ys + dy, xs + dx] += patches[:, dy * size + dx]
             count[ys + dy, xs + dx] += 1
+
+
+def average_patches(patches: np.ndarray, ys: np.ndarray, xs: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Place (N, size * size) patches at their corners and average where they overlap."""
+    total = np.zeros(shape)
+    count = np.zeros(shape)
+    accumulate_patches(total, count, patches, ys, xs)
     if (count == 0).any():
         raise ValueError("the patches do not cover the image")
     return total / count
@@ -290,7 +297,7 @@ class SparseCodingUpscaler(Upscaler):
     ``upscale_image`` etc. for colour images (Y by sparse coding, Cb/Cr bicubic, as SRCNN)."""
 
     def __init__(self, scale: int, dictionary: SparseDictionary | str | Path | None = None,
-                 nonzero: int | None = None, step: int = 1, back_projection: int = 20, batch: int = 20000):
+                 nonzero: int | None = None, step: int = 1, back_projection: int = 20, batch: int = 4096):
         super().__init__(None, scale)
         if dictionary is None:
             path = shipped_dictionary_path(scale)
@@ -320,12 +327,18 @@ class SparseCodingUpscaler(Upscaler):
         if min(mid.shape) < size:
             return mid / 255.0
         ys, xs = patch_grid(*mid.shape, size, self.step)
-        features = extract_patches(gradient_features(mid), ys, xs, size)
-        norms = np.linalg.norm(features, axis=1, keepdims=True)
-        # Normalise features as in training; flat patches (norm <= 1) keep their small values.
-        features = features / np.maximum(norms, 1.0)
-        codes = sparse_codes(features, self.dictionary.low, self.nonzero, self.batch)
-        detail = codes @ self.dictionary.high.T * np.maximum(norms, 1.0)
-        sr = average_patches(detail, ys, xs, mid.shape) + mid
+        gradients = gradient_features(mid)
+        total, count = np.zeros(mid.shape), np.zeros(mid.shape)
+        # ``batch`` patches at a time from feature to detail: memory is bounded by the chunk (codes
+        # are patches x atoms), not by the image; every patch is coded alone, so the result does not
+        # depend on the chunk size.
+        for start in range(0, len(ys), self.batch):
+            chunk_ys, chunk_xs = ys[start : start + self.batch], xs[start : start + self.batch]
+            features = extract_patches(gradients, chunk_ys, chunk_xs, size)
+            # Normalise features as in training; flat patches (norm <= 1) keep their small values.
+            norms = np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1.0)
+            codes = batch_omp(features / norms, self.dictionary.low, self.nonzero)
+            accumulate_patches(total, count, codes @ self.dictionary.high.T * norms, chunk_ys, chunk_xs)
+        sr = total / count + mid
         sr = back_project(sr, lr255, self.back_projection)
         return sr / 255.0

@@ -11,8 +11,11 @@ Recipes:
   rotations; converges in minutes on a CPU instead of days on a GPU.
 
 Every batch is a function of (seed, step) and the checkpoint holds model, optimiser, step and the
-torch RNG, so ``resume=True`` continues a killed run exactly where it stopped. Under torchrun the
-same code runs as DDP: each rank takes its share of the global batch (docs/distributed.md).
+torch RNG, so ``resume=True`` continues a killed run exactly where it stopped. ``resume_config``
+rebuilds a run's config from its config.json (``srcnn train --out RUN --resume``), refusing options
+that contradict it; raising ``steps`` or ``time_limit`` extends a finished run (``_continue_run``
+says how the schedule goes on). Under torchrun the same code runs as DDP: each rank takes its share
+of the global batch (docs/distributed.md).
 """
 
 from __future__ import annotations
@@ -23,80 +26,31 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from .color import to_plane
 from .data import PatchSampler, StepBatches, StreamingPatches, load_pairs, split_validation
-from .degrade import DEFAULT_BLUR_SIGMA, DEFAULT_NOISE_SIGMA
 from .errors import SRCNNError
 from .evaluate import evaluate_plane
 from .imageio import list_images, read_image, write_text_atomic
 from .infer import Upscaler, resolve_precision
-from .model import SRCNN, SRCNNConfig
+from .models import FSRCNN, SRCNN, FSRCNNConfig, SRCNNConfig
+from .train_config import TrainConfig  # kept torch-free so `srcnn --help` need not import torch
 from .weights import atomic_save_safetensors, load_model, save_model
 
-__all__ = ["TrainConfig", "train"]
+__all__ = ["TrainConfig", "train", "resume_config"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainConfig:
-    data: list[str] = field(default_factory=list)
-    out: str = "runs/srcnn"
-    scale: int = 3
-    # model
-    arch: str = "9-5-5"
-    n1: int = 64
-    n2: int = 32
-    channels: int = 1
-    residual: bool = True
-    init: str = "kaiming"  # or "paper"
-    init_from: str | None = None  # start from these weights (e.g. the x3 model for x2 / x4)
-    # data
-    degradation: str = "bicubic"
-    blur_sigma: float = DEFAULT_BLUR_SIGMA
-    noise_sigma: float = DEFAULT_NOISE_SIGMA
-    patch_mode: str = "random"  # or "grid": the paper's sub-images
-    patch_size: int = 48
-    stride: int = 14
-    hr_scales: tuple[float, ...] = ()  # extra down-scaled copies of each HR image (in memory only)
-    batch_size: int = 64
-    val_data: list[str] | None = None  # a folder of validation images; default: held out from data
-    val_count: int = 10
-    monitor_data: list[str] | None = None  # a test folder logged for curves only; never used to select
-    # optimisation
-    recipe: str = "adam"  # or "paper"
-    lr: float | None = None  # default: 1e-3 (adam) or 1e-4 (paper)
-    loss: str = "mse"  # or "l1"
-    steps: int = 20000
-    time_limit: float | None = None  # seconds of training; the schedule then runs on wall time
-    warmup_steps: int = 200
-    val_every: int = 1000
-    precision: str = "auto"  # fp32, bf16 or auto (bf16 where the CPU has AMX / AVX-512 BF16)
-    device: str = "auto"
-    seed: int = 0
-    resume: bool = False
-    target_psnr: float | None = None  # stop once validation PSNR reaches this (time-to-quality runs)
-    stream: bool = False  # decode images on demand (flat memory for any dataset size) instead of in memory
-    workers: int | None = None  # DataLoader worker processes (default: 2 when streaming, else 0)
-
-    @classmethod
-    def paper(cls, **overrides) -> "TrainConfig":
-        """The authors' recipe."""
-        base = dict(recipe="paper", init="paper", residual=False, patch_mode="grid", patch_size=33,
-                    batch_size=128, lr=1e-4)
-        base.update(overrides)
-        return cls(**base)
 
 
 def _device(name: str) -> torch.device:
@@ -105,15 +59,50 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build_optimizer(model: SRCNN, cfg: TrainConfig) -> torch.optim.Optimizer:
+def build_model(cfg: TrainConfig) -> torch.nn.Module:
+    """The untrained network ``cfg`` describes, initialised by its recipe."""
+    if cfg.family == "srcnn":
+        model = SRCNN(SRCNNConfig.from_arch(cfg.arch, cfg.n1, cfg.n2, cfg.channels, cfg.residual))
+    elif cfg.family == "fsrcnn":
+        d, s, m = cfg.dsm
+        model = FSRCNN(FSRCNNConfig(cfg.scale, d, s, m, cfg.channels, cfg.upsampler, cfg.activation, cfg.residual))
+    else:
+        raise SRCNNError(f"unknown model family {cfg.family!r}: use 'srcnn' or 'fsrcnn'")
+    model.init_weights(cfg.init)
+    return model
+
+
+def load_initial_weights(model: torch.nn.Module, path: str, cfg: TrainConfig) -> None:
+    """Start from ``path``: the same architecture loads whole; a model of the same family made for
+    another scale (FSRCNN x3 for x2 / x4, as the paper transfers) loads all but its scale-specific
+    last layer. ``cfg.train_layers == "last"`` then freezes everything but the last layer."""
+    pretrained, _ = load_model(path)
+    if pretrained.config == model.config:
+        model.load_state_dict(pretrained.state_dict())
+    elif (pretrained.config.family == model.config.family and hasattr(model.config, "scale")
+          and replace(pretrained.config, scale=model.config.scale) == model.config):
+        shared = {k: v for k, v in pretrained.state_dict().items() if not k.startswith("last.")}
+        model.load_state_dict(shared, strict=False)
+    else:
+        raise SRCNNError(f"{path}: architecture {pretrained.config} differs from {model.config}")
+    if cfg.train_layers == "last":
+        last = set(map(id, model.last_layer.parameters()))
+        for p in model.parameters():
+            p.requires_grad_(id(p) in last)
+    elif cfg.train_layers != "all":
+        raise SRCNNError(f"--train-layers must be 'all' or 'last', got {cfg.train_layers!r}")
+
+
+def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    trainable = [p for p in model.parameters() if p.requires_grad]
     if cfg.recipe == "paper":
         lr = cfg.lr or 1e-4
-        *hidden, last = model.layers
-        groups = [{"params": [p for conv in hidden for p in conv.parameters()], "lr": lr},
-                  {"params": list(last.parameters()), "lr": lr / 10}]
-        return torch.optim.SGD(groups, lr=lr, momentum=0.9)
+        last = set(map(id, model.last_layer.parameters()))
+        groups = [{"params": [p for p in trainable if id(p) not in last], "lr": lr},
+                  {"params": [p for p in trainable if id(p) in last], "lr": lr / 10}]
+        return torch.optim.SGD([g for g in groups if g["params"]], lr=lr, momentum=0.9)
     if cfg.recipe == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr or 1e-3)
+        return torch.optim.Adam(trainable, lr=cfg.lr or 1e-3)
     raise SRCNNError(f"unknown recipe {cfg.recipe!r}: use 'adam' or 'paper'")
 
 
@@ -140,7 +129,7 @@ def compute_loss(out: torch.Tensor, target: torch.Tensor, cfg: TrainConfig) -> t
 
 # ---- checkpoints: everything in one safetensors file, scalars as JSON metadata -------------------
 
-def save_checkpoint(path: Path, model: SRCNN, optimizer: torch.optim.Optimizer, step: int, best: dict,
+def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int, best: dict,
                     cfg: TrainConfig, elapsed: float = 0.0) -> None:
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     opt = optimizer.state_dict()
@@ -153,11 +142,22 @@ def save_checkpoint(path: Path, model: SRCNN, optimizer: torch.optim.Optimizer, 
     atomic_save_safetensors(tensors, path, meta)
 
 
+def _unreadable(path: Path, exc: Exception) -> SRCNNError:
+    return SRCNNError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})")
+
+
 def read_checkpoint_metadata(path: Path) -> dict:
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:  # truncated, corrupt, unreadable
+        raise _unreadable(path, exc) from None
     if meta.get("format") != "srcnn-checkpoint":
         raise SRCNNError(f"{path}: not an SRCNN training checkpoint")
+    try:  # the scalars every resume reads
+        int(meta["step"]), float(meta.get("elapsed", 0.0)), json.loads(meta["best"])
+    except (KeyError, ValueError) as exc:
+        raise _unreadable(path, exc) from None
     return meta
 
 
@@ -173,19 +173,167 @@ def _device_name(device: torch.device) -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
-def load_checkpoint(path: Path, model: SRCNN, optimizer: torch.optim.Optimizer) -> tuple[int, dict, float]:
+def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[int, dict, float]:
     """Restore model, optimiser and torch RNG; returns (step, best validation, seconds trained so far)."""
     meta = read_checkpoint_metadata(path)
-    tensors = load_file(str(path))
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    state: dict[int, dict] = {}
-    for key, value in tensors.items():
-        if key.startswith("optim."):
-            _, idx, name = key.split(".", 2)
-            state.setdefault(int(idx), {})[name] = value
-    optimizer.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
-    torch.set_rng_state(tensors["rng.torch"])
+    try:
+        tensors = load_file(str(path))
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        state: dict[int, dict] = {}
+        for key, value in tensors.items():
+            if key.startswith("optim."):
+                _, idx, name = key.split(".", 2)
+                state.setdefault(int(idx), {})[name] = value
+        optimizer.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
+        torch.set_rng_state(tensors["rng.torch"])
+    except (SafetensorError, OSError, KeyError, ValueError, RuntimeError) as exc:  # RuntimeError: shapes
+        raise _unreadable(path, exc) from None
     return int(meta["step"]), json.loads(meta["best"]), float(meta.get("elapsed", 0.0))
+
+
+# ---- resuming and extending a run ----------------------------------------------------------------
+
+# What may differ from the saved config when a run is resumed: its limits (raising one extends a
+# finished run), how often it validates, and where and how fast it runs. Every other field (scale,
+# architecture, channels, data, degradation, recipe, patches, seed, and any field added later)
+# makes the run what it is, so another value would train a different model under the old name.
+RESUME_MAY_CHANGE = frozenset({"out", "resume", "steps", "time_limit", "target_psnr", "val_every", "precision",
+                               "device", "workers", "monitor_data"})
+_PATH_FIELDS = frozenset({"data", "val_data", "init_from"})
+
+
+def _comparable(name: str, value, recipe: str):
+    """A config value as resuming compares it: paths resolved, lists as lists, the lr as used."""
+    if name == "lr" and value is None:
+        return 1e-4 if recipe == "paper" else 1e-3  # build_optimizer's defaults
+    if name in _PATH_FIELDS and value is not None:
+        if isinstance(value, (list, tuple)):
+            return [str(Path(v).resolve()) for v in value]
+        return str(Path(value).resolve())
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _shown(value) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (list, tuple)):
+        return " ".join(map(str, value)) or "(none)"
+    return "(unset)" if value is None else str(value)
+
+
+def _check_resume_config(saved: dict, given: dict, out: Path) -> None:
+    """Refuse, naming it, the first option in ``given`` that contradicts the run's saved config.
+    ``given`` holds only what the caller chose: the flags on a command line, or a whole config."""
+    defaults = asdict(TrainConfig())
+    recipe = saved.get("recipe", defaults["recipe"])
+    for name, value in given.items():
+        if name in RESUME_MAY_CHANGE or name not in defaults:
+            continue
+        before = saved.get(name, defaults[name])  # a field added since the run was made: its default
+        if _comparable(name, value, recipe) != _comparable(name, before, recipe):
+            flag = "--" + name.replace("_", "-")
+            raise SRCNNError(f"{out}: {flag} {_shown(value)} contradicts the run's {_shown(before)} "
+                             f"(its config.json); drop {flag} to continue the run, or choose another --out")
+
+
+def _saved_config(out: Path) -> dict | None:
+    path = out / "config.json"
+    if not path.is_file():
+        return None
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SRCNNError(f"{path}: not a readable run config ({exc})") from None
+    if not isinstance(saved, dict):
+        raise SRCNNError(f"{path}: not a readable run config (not a JSON object)")
+    return saved
+
+
+def resume_config(out: str | Path, given: dict) -> TrainConfig:
+    """The config that continues the run in ``out``: its config.json, checked against the options
+    ``given`` explicitly (``srcnn train --out RUN --resume [...]``), with their new limits.
+
+    Giving ``steps`` or ``time_limit`` sets the run's new end (both count the whole run, earlier
+    sessions included); a limit the run already reached and that is not given again (its time
+    limit, its target PSNR) is lifted, so that the one given decides where the run now ends."""
+    out = Path(out)
+    saved = _saved_config(out)
+    if saved is None:
+        raise SRCNNError(f"{out}: no run to resume (no config.json); pass --data DIR... to start one")
+    _check_resume_config(saved, given, out)
+    known = {f.name for f in fields(TrainConfig)}
+    options = {k: v for k, v in saved.items() if k in known}
+    options.update(given, out=str(out), resume=True)
+    options["hr_scales"] = tuple(options.get("hr_scales") or ())
+    cfg = TrainConfig(**options)
+    checkpoint = out / "checkpoint.safetensors"
+    if checkpoint.exists() and ("steps" in given or "time_limit" in given):
+        step, elapsed, best = _resume_point(checkpoint)
+        if "time_limit" not in given and cfg.time_limit and elapsed >= cfg.time_limit:
+            cfg.time_limit = None
+        if "target_psnr" not in given and cfg.target_psnr is not None and best["psnr"] >= cfg.target_psnr:
+            cfg.target_psnr = None
+        if "steps" not in given and step >= cfg.steps:
+            raise SRCNNError(f"{out} ended at its last step ({step}): extend it with --steps N above {step} "
+                             "(with --time-limit S to cap its training seconds)")
+    return cfg
+
+
+def _resume_point(checkpoint: Path) -> tuple[int, float, dict]:
+    """(step, seconds trained, best validation) from a checkpoint's metadata alone."""
+    meta = read_checkpoint_metadata(checkpoint)
+    return int(meta["step"]), float(meta.get("elapsed", 0.0)), json.loads(meta["best"])
+
+
+def _end_reached(cfg: TrainConfig, step: int, elapsed: float, best: dict) -> bool:
+    """Whether a run at (step, elapsed, best) has nothing left to do under ``cfg``'s limits."""
+    return (step >= cfg.steps or (bool(cfg.time_limit) and elapsed >= cfg.time_limit)
+            or (cfg.target_psnr is not None and best["psnr"] >= cfg.target_psnr))
+
+
+def _continue_run(cfg: TrainConfig, out: Path, checkpoint: Path, lead: bool) -> bool:
+    """Before resuming: False (and one line saying so) where the run has already reached its end;
+    for a finished run whose limits were raised, reopen it (its summary.json goes) and say so.
+    The lr schedule is the one of a run planned to the new end from the start (lr_factor of the
+    step and seconds against the new limits): the lr rises to that schedule's value and decays to
+    zero at the new end (the paper recipe's lr is constant)."""
+    if not checkpoint.exists():
+        return True
+    step, elapsed, best = _resume_point(checkpoint)
+    if _end_reached(cfg, step, elapsed, best):
+        how = f"--steps N above {step}"
+        if cfg.time_limit and elapsed >= cfg.time_limit:
+            how += f" or --time-limit S above {elapsed:.0f}"
+        log.info("%s already finished at step %d (%.0f s of training); to train it longer resume with %s",
+                 out, step, elapsed, how)
+        return False
+    if run_finished(out):
+        if lead:
+            (out / "summary.json").unlink(missing_ok=True)
+        end = f"step {cfg.steps}" + (f" or {cfg.time_limit:.0f} s" if cfg.time_limit else "")
+        log.info("extending %s from step %d (%.0f s) to %s", out, step, elapsed, end)
+    return True
+
+
+def _progress_bar(cfg: TrainConfig, step: int, elapsed: float, enabled: bool):
+    """Steps, or with a time limit the training seconds (the limit that usually ends such a run)."""
+    from tqdm import tqdm
+
+    if cfg.time_limit:
+        return tqdm(total=round(cfg.time_limit), initial=round(min(elapsed, cfg.time_limit)), disable=not enabled,
+                    unit="s", dynamic_ncols=True,
+                    bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]")
+    return tqdm(total=cfg.steps, initial=step, disable=not enabled, unit="step", dynamic_ncols=True)
+
+
+def _advance(bar, cfg: TrainConfig, step: int, seconds: float) -> None:
+    if cfg.time_limit:
+        bar.update(min(seconds, cfg.time_limit) - bar.n)
+        bar.set_description_str(f"step {step}", refresh=False)
+    else:
+        bar.update(1)
 
 
 # ---- the run ---------------------------------------------------------------------------------------
@@ -194,7 +342,7 @@ def _load_planes(paths: list[Path], channels: int) -> list[tuple[str, np.ndarray
     return [(p.stem, to_plane(read_image(p), channels)) for p in paths]
 
 
-def validate(model: SRCNN, val_images: list[tuple[str, np.ndarray]], cfg: TrainConfig,
+def validate(model: torch.nn.Module, val_images: list[tuple[str, np.ndarray]], cfg: TrainConfig,
              device: torch.device, dtype) -> tuple[float, float]:
     """Mean PSNR / SSIM on the validation images, with the evaluation protocol."""
     model.eval()
@@ -219,14 +367,15 @@ def _setup_distributed(device: torch.device) -> tuple[int, int, torch.device]:
     return dist.get_rank(), dist.get_world_size(), device
 
 
-def _patch_source(cfg: TrainConfig, train_paths: list[Path]):
+def _patch_source(cfg: TrainConfig, train_paths: list[Path], input_grid: str):
     noise = cfg.noise_sigma if cfg.degradation == "noise" else None
     degrade_kwargs = {"blur_sigma": cfg.blur_sigma} if cfg.degradation == "blur" else {}
     if cfg.stream:
         return StreamingPatches(train_paths, cfg.scale, cfg.patch_size, cfg.batch_size, degradation=cfg.degradation,
-                                channels=cfg.channels, seed=cfg.seed, noise_sigma=noise, **degrade_kwargs)
+                                channels=cfg.channels, seed=cfg.seed, noise_sigma=noise, input_grid=input_grid,
+                                **degrade_kwargs)
     pairs = load_pairs(train_paths, cfg.scale, cfg.degradation, cfg.channels, cfg.patch_size,
-                       tuple(cfg.hr_scales), **degrade_kwargs)
+                       tuple(cfg.hr_scales), input_grid, **degrade_kwargs)
     return PatchSampler(pairs, cfg.patch_size, cfg.batch_size, mode=cfg.patch_mode, stride=cfg.stride,
                         augment=cfg.patch_mode == "random", seed=cfg.seed, noise_sigma=noise)
 
@@ -247,8 +396,6 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
     batch, and rank 0 alone validates, logs and writes checkpoints. ``stop_at`` ends this process
     early at that step (as if killed there) without changing the run's schedule; ``resume=True``
     continues it later, with any number of processes."""
-    from tqdm import tqdm
-
     device = _device(cfg.device)
     rank, world, device = _setup_distributed(device)
     lead = rank == 0
@@ -258,11 +405,17 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
         raise SRCNNError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     if cfg.stream and cfg.hr_scales:
         raise SRCNNError("--hr-scales needs the in-memory data (drop --stream)")
+    if cfg.resume:  # the same checks for API callers as for the CLI, before anything is written
+        saved = _saved_config(out)
+        if saved is not None:
+            _check_resume_config(saved, asdict(cfg), out)
+        if not _continue_run(cfg, out, ckpt_path, lead):
+            return best_path
     if cfg.batch_size % world:
         raise SRCNNError(f"--batch-size {cfg.batch_size} does not split evenly over {world} processes")
     if lead:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+        write_text_atomic(out / "config.json", json.dumps(asdict(cfg), indent=2))  # other ranks may read it
     torch.manual_seed(cfg.seed)
     dtype = resolve_precision(cfg.precision, device)
 
@@ -272,7 +425,9 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
         train_paths, val_paths = paths, [p for d in cfg.val_data for p in list_images(d)]
     else:
         train_paths, val_paths = split_validation(paths, cfg.val_count)
-    source = _patch_source(cfg, train_paths)
+    model = build_model(cfg)
+    config = model.config
+    source = _patch_source(cfg, train_paths, config.input_grid)
     val_images = _load_planes(val_paths, cfg.channels) if lead else []
     monitor_paths = [p for d in cfg.monitor_data or [] for p in list_images(d)]
     monitor_images = _load_planes(monitor_paths, cfg.channels) if lead else []
@@ -280,23 +435,14 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
              "streamed" if cfg.stream else "in memory", len(val_paths), world)
 
     # model and optimiser
-    config = SRCNNConfig.from_arch(cfg.arch, cfg.n1, cfg.n2, cfg.channels, cfg.residual)
-    model = SRCNN(config)
-    model.init_weights(cfg.init)
     if cfg.init_from:
-        pretrained, _ = load_model(cfg.init_from)
-        if pretrained.config != config:
-            raise SRCNNError(f"{cfg.init_from}: architecture {pretrained.config} differs from {config}")
-        model.load_state_dict(pretrained.state_dict())
+        load_initial_weights(model, cfg.init_from, cfg)
     model.to(device).to(memory_format=torch.channels_last).train()
     optimizer = build_optimizer(model, cfg)
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     step, best, elapsed = 0, {"psnr": -1.0, "ssim": 0.0, "step": 0}, 0.0
     if cfg.resume and ckpt_path.exists():
         step, best, elapsed = load_checkpoint(ckpt_path, model, optimizer)
-        if run_finished(out):
-            log.info("%s already finished at step %d", out, step)
-            return best_path
         log.info("resumed %s at step %d", ckpt_path, step)
     net = DistributedDataParallel(model) if world > 1 else model
     if lead and not log_path.exists():
@@ -308,8 +454,8 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
     workers = cfg.workers if cfg.workers is not None else (2 if cfg.stream else 0)
     batches = DataLoader(StepBatches(source, rank, world), batch_size=None, sampler=range(step, last),
                          num_workers=workers, persistent_workers=False)
-    radius = config.receptive_radius
-    bar = tqdm(total=cfg.steps, initial=step, disable=not (progress and lead), unit="step", dynamic_ncols=True)
+    crop = model.train_crop  # target pixels per side that forward(same_size=False) leaves out
+    bar = _progress_bar(cfg, step, elapsed, progress and lead)
     start, running = time.time() - elapsed, []
     out_of_time = False
     for x, y in batches:
@@ -319,7 +465,9 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
         for group, base in zip(optimizer.param_groups, base_lrs):
             group["lr"] = base * lr_factor(step, cfg, seconds)
         x = x.to(device).contiguous(memory_format=torch.channels_last)
-        y = y.to(device)[..., radius:-radius, radius:-radius]  # score only pixels with full context
+        y = y.to(device)
+        if crop:
+            y = y[..., crop:-crop, crop:-crop]  # score only pixels with full context
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             pred = net(x, same_size=False)
         loss = compute_loss(pred.float(), y, cfg)
@@ -328,7 +476,7 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
         optimizer.step()
         step += 1
         running.append(loss.item())
-        bar.update(1)
+        _advance(bar, cfg, step, seconds)
         out_of_time = bool(cfg.time_limit) and seconds >= cfg.time_limit
         if step % cfg.val_every and step != cfg.steps and not out_of_time:
             continue

@@ -2,7 +2,10 @@
 
 Frames stream through one at a time (memory does not grow with the video); every frame keeps its
 timestamp, so the frame rate and any variable timing survive; audio packets are copied without
-re-encoding. The output is written under a temporary name and renamed when complete.
+re-encoding where the output container holds their codec (else re-encoded to one it holds: Opus
+for WebM, AAC elsewhere). The video codec is one the container holds (VP9 / AV1 for WebM, H.264
+elsewhere), checked before any frame is decoded. The output is written under a temporary name and
+renamed when complete.
 """
 
 from __future__ import annotations
@@ -16,71 +19,221 @@ import numpy as np
 from .atomic import atomic_output
 from .errors import SRCNNError
 
-__all__ = ["VIDEO_SUFFIXES", "upscale_video"]
+__all__ = ["VIDEO_SUFFIXES", "check_encoder", "upscale_video"]
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"}
 
 
-def _encoder_for(av, suffix: str) -> str:
-    preferred = {".webm": ["libvpx-vp9", "libvpx"]}.get(suffix, ["libx264", "libopenh264", "mpeg4"])
-    for name in preferred + ["mpeg4"]:
+# The video encoders each container can hold, best first (FFmpeg's names).
+_ENCODERS = {".webm": ("libvpx-vp9", "libvpx", "libsvtav1", "libaom-av1")}
+_DEFAULT_ENCODERS = ("libx264", "libopenh264", "mpeg4")
+# Audio re-encoding for a container that cannot hold the input's audio codec as it is.
+_AUDIO_ENCODERS = {".webm": ("libopus", "opus")}
+_DEFAULT_AUDIO_ENCODERS = ("aac", "libopus")
+
+
+def _first_encoder(av, names) -> str | None:
+    for name in names:
         try:
             av.codec.Codec(name, "w")
             return name
         except Exception:  # not built into this FFmpeg
             continue
-    raise SRCNNError(f"no video encoder available for {suffix}")
+    return None
+
+
+def check_encoder(dst: str | Path) -> str:
+    """The video encoder ``upscale_video`` will use for ``dst``'s container, or SRCNNError when this
+    FFmpeg has none the container can hold (checked before any decoding)."""
+    import av
+
+    suffix = Path(dst).suffix.lower()
+    if suffix not in VIDEO_SUFFIXES:
+        raise SRCNNError(f"{dst}: not a video container we write ({', '.join(sorted(VIDEO_SUFFIXES))})")
+    names = _ENCODERS.get(suffix, _DEFAULT_ENCODERS)
+    name = _first_encoder(av, names)
+    if name is None:
+        raise SRCNNError(f"{dst}: this FFmpeg has no encoder a {suffix} file can hold ({', '.join(names)}); "
+                         "choose .mp4 or .mkv")
+    return name
+
+
+def _audio_stream(av, out, template, suffix: str):
+    """(output stream, re-encode?): the input's audio copied where the container holds its codec."""
+    try:
+        return out.add_stream_from_template(template), False
+    except ValueError:  # e.g. AAC in WebM
+        name = _first_encoder(av, _AUDIO_ENCODERS.get(suffix, _DEFAULT_AUDIO_ENCODERS))
+        if name is None:
+            raise SRCNNError(f"{suffix} cannot hold this video's {template.codec_context.name} audio and no "
+                             "encoder for it is available; choose .mkv") from None
+        stream = out.add_stream(name, rate=48000 if "opus" in name else template.rate)
+        stream.layout = template.layout.name
+        return stream, True
+
+
+# Containers that can be written to a pipe (no seeking back to finish the file), by --container name.
+STREAM_FORMATS = {"matroska": ".mkv", "mpegts": ".ts"}
+_QUEUE = 8  # frames in flight between the stages: enough to overlap them, bounded memory
+
+
+def _open_input(av, src):
+    if src == "-":
+        import sys
+
+        return av.open(sys.stdin.buffer, "r")  # FFmpeg probes the stream's container
+    src = Path(src)
+    if not src.exists():
+        raise SRCNNError(f"{src}: no such file")
+    return av.open(str(src))
+
+
+def _stream_suffix(container: str) -> str:
+    if container not in STREAM_FORMATS:
+        raise SRCNNError(f"--container {container}: a stream to stdout needs one of {', '.join(STREAM_FORMATS)} "
+                         "(MP4 must seek back to finish its file)")
+    return STREAM_FORMATS[container]
 
 
 def upscale_video(src: str | Path, dst: str | Path, upscale_frame: Callable[[np.ndarray], np.ndarray],
-                  scale: int, crf: int = 18, progress: bool = True) -> dict:
-    """Upscale every frame of ``src`` (RGB uint8 arrays through ``upscale_frame``) into ``dst``."""
-    import av
-    from tqdm import tqdm
+                  scale: int, crf: int = 18, progress: bool = True, container: str = "matroska") -> dict:
+    """Upscale every frame of ``src`` (RGB uint8 arrays through ``upscale_frame``) into ``dst``.
 
-    src, dst = Path(src), Path(dst)
-    if not src.exists():
-        raise SRCNNError(f"{src}: no such file")
+    ``src`` / ``dst`` may be "-": stdin / stdout, so the command sits in an FFmpeg pipeline
+    (``container`` then names the output's format: matroska or mpegts). Decoding, the network and
+    encoding run at once in three threads joined by bounded queues (PyAV and torch release the
+    GIL), so the slowest stage sets the pace and at most a few frames are ever in memory."""
+    import av
+
+    to_stdout = str(dst) == "-"
+    suffix = _stream_suffix(container) if to_stdout else Path(dst).suffix.lower()
+    codec = check_encoder(f"out{suffix}" if to_stdout else dst)
     try:
-        inp = av.open(str(src))
+        inp = _open_input(av, src)
     except av.error.FFmpegError as exc:
         raise SRCNNError(f"{src}: cannot read video ({exc})") from None
-    frames, start = 0, time.perf_counter()
     try:
-        with inp, atomic_output(dst) as tmp:
+        with inp:
             if not inp.streams.video:
                 raise SRCNNError(f"{src}: no video stream")
-            vin = inp.streams.video[0]
-            audio = list(inp.streams.audio)
-            with av.open(str(tmp), "w") as out:
-                codec = _encoder_for(av, dst.suffix.lower())
-                rate = vin.average_rate or vin.guessed_rate
-                vout = out.add_stream(codec, rate=rate)
-                vout.width, vout.height = vin.codec_context.width * scale, vin.codec_context.height * scale
-                vout.pix_fmt = "yuv420p"
-                vout.time_base = vin.time_base
-                if codec in ("libx264",):
-                    vout.options = {"crf": str(crf)}
-                aout = {a.index: out.add_stream_from_template(a) for a in audio}
-                total = vin.frames or None
-                bar = tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True)
-                for packet in inp.demux(vin, *audio):
-                    if packet.stream.type == "audio":
-                        if packet.dts is None:  # demuxer flush packet
-                            continue
-                        packet.stream = aout[packet.stream.index]
-                        out.mux(packet)
-                        continue
-                    for frame in packet.decode():
-                        big = av.VideoFrame.from_ndarray(upscale_frame(frame.to_ndarray(format="rgb24")), format="rgb24")
-                        big.pts, big.time_base = frame.pts, frame.time_base
-                        out.mux(vout.encode(big))
-                        frames += 1
-                        bar.update(1)
-                        bar.set_postfix(fps=f"{frames / (time.perf_counter() - start):.2f}")
-                out.mux(vout.encode(None))
-                bar.close()
+            if to_stdout:
+                import sys
+
+                with av.open(sys.stdout.buffer, "w", format=container) as out:
+                    return _transcode(av, inp, out, codec, suffix, upscale_frame, scale, crf, progress)
+            with atomic_output(dst) as tmp, av.open(str(tmp), "w") as out:
+                return _transcode(av, inp, out, codec, suffix, upscale_frame, scale, crf, progress)
     except av.error.FFmpegError as exc:
         raise SRCNNError(f"{src}: video processing failed ({exc})") from None
+
+
+def _transcode(av, inp, out, codec: str, suffix: str, upscale_frame, scale: int, crf: int, progress: bool) -> dict:
+    import queue
+    import threading
+
+    from tqdm import tqdm
+
+    vin = inp.streams.video[0]
+    vin.thread_type = "AUTO"  # FFmpeg's own decoding threads
+    audio = list(inp.streams.audio)
+    rate = vin.average_rate or vin.guessed_rate
+    vout = out.add_stream(codec, rate=rate)
+    vout.width, vout.height = vin.codec_context.width * scale, vin.codec_context.height * scale
+    vout.pix_fmt = "yuv420p"
+    vout.time_base = vin.time_base
+    if codec == "libx264":
+        vout.options = {"crf": str(crf), "preset": "veryfast"}
+    elif codec == "libvpx-vp9":
+        vout.options = {"crf": str(crf + 13), "b": "0", "row-mt": "1"}  # constant quality, like x264's crf 18
+    aout = {a.index: _audio_stream(av, out, a, suffix) for a in audio}
+
+    decoded: queue.Queue = queue.Queue(_QUEUE)  # ("video", array, pts, time_base) | ("audio", packet) | None
+    upscaled: queue.Queue = queue.Queue(_QUEUE)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def put(q, item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for packet in inp.demux(vin, *audio):
+                if packet.stream.type == "audio":
+                    if packet.dts is not None and not put(decoded, ("audio", packet)):  # None: a flush packet
+                        return
+                    continue
+                for frame in packet.decode():
+                    if not put(decoded, ("video", frame.to_ndarray(format="rgb24"), frame.pts, frame.time_base)):
+                        return
+        except BaseException as exc:  # handed to the main thread, which raises it
+            errors.append(exc)
+        finally:
+            put(decoded, None)
+
+    def write() -> None:
+        try:
+            while (item := upscaled.get()) is not None:
+                if item[0] == "audio":
+                    stream, reencode = aout[item[1].stream.index]
+                    if reencode:
+                        for sound in item[1].decode():
+                            sound.pts = None  # the encoder re-times the resampled audio
+                            out.mux(stream.encode(sound))
+                    else:
+                        item[1].stream = stream
+                        out.mux(item[1])
+                    continue
+                big = av.VideoFrame.from_ndarray(item[1], format="rgb24")
+                big.pts, big.time_base = item[2], item[3]
+                out.mux(vout.encode(big))
+            out.mux(vout.encode(None))
+            for stream, reencode in aout.values():
+                if reencode:
+                    out.mux(stream.encode(None))
+        except BaseException as exc:
+            errors.append(exc)
+            stop.set()
+
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, threads - 1))  # the decoder and encoder threads need a core of their own
+    frames, start = 0, time.perf_counter()
+    fps = float(rate) if rate else 0.0
+    bar = tqdm(total=vin.frames or None, unit="frame", disable=not progress, dynamic_ncols=True)
+    reader, writer = threading.Thread(target=read, daemon=True), threading.Thread(target=write, daemon=True)
+    reader.start()
+    writer.start()
+    try:
+        while (item := decoded.get()) is not None and not errors:
+            if item[0] == "video":
+                item = ("video", upscale_frame(item[1]), item[2], item[3])
+                frames += 1
+                bar.update(1)
+                speed = frames / (time.perf_counter() - start)
+                bar.set_postfix(fps=f"{speed:.1f}", realtime=f"{speed / fps:.2f}x" if fps else "?")
+            if not put(upscaled, item):
+                break
+    finally:
+        if errors or not writer.is_alive():
+            stop.set()
+        put(upscaled, None)
+        writer.join()
+        stop.set()  # the reader, if it is still blocked on a full queue
+        reader.join()
+        bar.close()
+        torch.set_num_threads(threads)
+    if errors:
+        exc = errors[0]
+        if isinstance(exc, (SRCNNError, av.error.FFmpegError)):
+            raise exc
+        raise SRCNNError(f"video processing failed ({type(exc).__name__}: {exc})") from exc
     seconds = time.perf_counter() - start
-    return {"frames": frames, "seconds": seconds, "fps": frames / seconds if seconds else 0.0}
+    return {"frames": frames, "seconds": seconds, "fps": frames / seconds if seconds else 0.0,
+            "realtime": frames / seconds / fps if seconds and fps else 0.0}

@@ -1,7 +1,8 @@
-"""Saving and loading SRCNN weights as safetensors, and the models shipped with the package.
+"""Saving and loading model weights as safetensors, and the models shipped with the package.
 
 A weights file carries everything needed to use it in its metadata: ``format`` ("srcnn"), the
-architecture, widths, channels, residual flag and the scale it was trained for. No pickle.
+model ``family`` ("srcnn" or "fsrcnn"; files without it are SRCNN), the family's architecture
+fields and the scale it was trained for. No pickle.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from .atomic import atomic_output
 from .errors import SRCNNError
-from .model import SRCNN, SRCNNConfig
+from .models import SRCNN, model_from_metadata
 
 __all__ = ["save_model", "load_model", "read_metadata", "Weights", "default_weights", "resolve_model",
            "atomic_save_safetensors"]
@@ -57,13 +58,12 @@ def load_model(path: str | Path, scale: int | None = None) -> tuple[SRCNN, dict[
     """Build the model a weights file describes and load it. With ``scale``, refuse a file made for another."""
     meta = read_metadata(path)
     try:
-        config = SRCNNConfig.from_metadata(meta)
         file_scale = int(meta["scale"])
+        model = model_from_metadata(meta)
     except (KeyError, ValueError) as exc:
-        raise SRCNNError(f"{path}: SRCNN weights with unreadable metadata ({exc})") from None
+        raise SRCNNError(f"{path}: weights with unreadable metadata ({exc})") from None
     if scale is not None and file_scale != scale:
         raise SRCNNError(f"{path}: these weights are for x{file_scale}, not x{scale}")
-    model = SRCNN(config)
     try:
         model.load_state_dict(load_file(str(path)))
     except (RuntimeError, SafetensorError) as exc:
@@ -80,8 +80,10 @@ class WeightsEntry:
     file: str
     scale: int
     arch: str
-    widths: tuple[int, ...]
+    widths: tuple[int, ...]  # SRCNN: n1, n2; FSRCNN: d, s, m
     params: int
+    family: str = "srcnn"
+    alias: str = ""  # what `--model ALIAS` picks at this entry's scale: srcnn, fsrcnn, fsrcnn-s
     metrics: dict = field(default_factory=dict)  # {"Set5": (psnr, ssim), ...} from `srcnn evaluate`, fp32
     recipe: str = ""  # the command(s) that trained it
     train_minutes: float = 0.0  # wall time of those commands, on ``trained_on``
@@ -100,6 +102,18 @@ _GPU_ROUND2 = (f"srcnn train {_DATA} --scale {{scale}} --init-from PREVIOUS --hr
                "--batch-size 256 --lr 3e-4 --warmup-steps 300 --steps 200000 --time-limit 240 --precision fp32 "
                "--device cuda")
 
+# FSRCNN (2026-11-26): six runs at once on one NVIDIA H100 (scripts/train_fsrcnn_on_gpu.sh, 400 s each),
+# then each continued from its best weights at a lower lr (scripts/finetune_fsrcnn_on_gpu.sh, 200 s).
+_H100_FSRCNN = (f"srcnn train {_DATA} --family fsrcnn --scale {{scale}} {{extra}}--patch-size {{patch}} "
+                "--hr-scales 0.9 0.8 0.7 0.6 --batch-size 256 --lr 1e-3 --warmup-steps 500 --steps 1000000 "
+                "--time-limit 400 --val-every 2000 --precision fp32 --device cuda")
+_H100_FSRCNN_2 = ("then the same with --init-from ROUND1_BEST --lr 3e-4 --warmup-steps 200 --time-limit 200 "
+                  "--val-every 1000 (scripts/finetune_fsrcnn_on_gpu.sh)")
+_H100_SRCNN_X4 = (f"srcnn train {_DATA} --scale 4 --init-from PREVIOUS --hr-scales 0.9 0.8 0.7 0.6 0.5 0.4 "
+                  "--batch-size 256 --lr 1e-4 --warmup-steps 300 --steps 1000000 --time-limit 400 --val-every 1000 "
+                  "--precision fp32 --device cuda")
+_H100 = "one NVIDIA H100 shared by 6 runs"
+
 # Two more CPU-only rounds for x4 (2026-11-26, no GPU lent): lower lr, bf16, wall-time cosine
 # schedule; the second also adds 0.5 and 0.4 copies of the HR images.
 _CPU_ROUND = (f"srcnn train {_DATA} --scale {{scale}} --init-from PREVIOUS --hr-scales {{hr_scales}} "
@@ -115,7 +129,7 @@ class Weights(Enum):
         metrics={"Set5": (36.8040, 0.95531), "Set14": (32.5392, 0.90800)},
         recipe=f"srcnn train {_DATA} --scale 2 --out runs/x2 --steps 24000 --val-every 1000 --threads 1 (CPU); "
                f"then on the GPU {_GPU_ROUND1.format(scale=2)} (scripts/train_on_gpu.sh)",
-        train_minutes=108.3 + 7.5, trained_on="2-core CPU, then one NVIDIA H200 shared by 9 runs",
+        train_minutes=108.3 + 7.5, trained_on="2-core CPU, then one NVIDIA H200 shared by 9 runs", alias="srcnn",
     )
     SRCNN_955_X3 = WeightsEntry(
         file="srcnn_9-5-5_x3.safetensors", scale=3, arch="9-5-5", widths=(64, 32), params=57281,
@@ -123,19 +137,22 @@ class Weights(Enum):
         recipe=f"srcnn train {_DATA} --scale 3 --out runs/x3 --steps 24000 --val-every 1000 --threads 1 (CPU); "
                f"then on the GPU {_GPU_ROUND1.format(scale=3)} (scripts/train_on_gpu.sh); "
                f"then {_GPU_ROUND2.format(scale=3)} (scripts/finetune_on_gpu.sh)",
-        train_minutes=108.3 + 7.5 + 4.0, trained_on="2-core CPU, then one NVIDIA H200",
+        train_minutes=108.3 + 7.5 + 4.0, trained_on="2-core CPU, then one NVIDIA H200", alias="srcnn",
     )
     SRCNN_955_X4 = WeightsEntry(
         file="srcnn_9-5-5_x4.safetensors", scale=4, arch="9-5-5", widths=(64, 32), params=57281,
-        metrics={"Set5": (30.4668, 0.86443), "Set14": (27.4836, 0.75243)},
+        metrics={"Set5": (30.4773, 0.86453), "Set14": (27.4914, 0.75254)},
         recipe=f"srcnn train {_DATA} --scale 4 --init-from X3_STEP5000 --out runs/x4 --steps 16000 "
                "--val-every 1000 --threads 1 (CPU; X3_STEP5000: the x3 run's best weights at its step 5000); "
                f"then on the GPU {_GPU_ROUND1.format(scale=4)} (scripts/train_on_gpu.sh); "
                f"then {_GPU_ROUND2.format(scale=4)} (scripts/finetune_on_gpu.sh); "
                f"then on the CPU again {_CPU_ROUND.format(scale=4, hr_scales='0.9 0.8 0.7 0.6', seconds=7500)}; "
-               f"then {_CPU_ROUND.format(scale=4, hr_scales='0.9 0.8 0.7 0.6 0.5 0.4', seconds=6900)}",
-        train_minutes=83.8 + 7.5 + 4.0 + 125.0 + 115.0,
-        trained_on="2-core CPU, then one NVIDIA H200, then the 2-core CPU",
+               f"then {_CPU_ROUND.format(scale=4, hr_scales='0.9 0.8 0.7 0.6 0.5 0.4', seconds=6900)}; "
+               f"then on a GPU again {_H100_SRCNN_X4} (scripts/train_fsrcnn_on_gpu.sh) and the same with "
+               "--lr 5e-5 --warmup-steps 200 --time-limit 200 (scripts/finetune_fsrcnn_on_gpu.sh)",
+        train_minutes=83.8 + 7.5 + 4.0 + 125.0 + 115.0 + 400 / 60 + 200 / 60,
+        trained_on="2-core CPU, then one NVIDIA H200, then the 2-core CPU, then one NVIDIA H100 shared by 6 runs",
+        alias="srcnn",
     )
     SRCNN_915_FAST_X3 = WeightsEntry(
         file="srcnn_9-1-5_32-16_x3.safetensors", scale=3, arch="9-1-5", widths=(32, 16), params=3553,
@@ -145,31 +162,75 @@ class Weights(Enum):
         train_minutes=31.9,
     )
 
+    FSRCNN_X2 = WeightsEntry(
+        file="fsrcnn_x2.safetensors", scale=2, arch="fsrcnn-56-12-4", widths=(56, 12, 4), params=10292,
+        family="fsrcnn", alias="fsrcnn",
+        metrics={"Set5": (36.9344, 0.95552), "Set14": (32.5884, 0.90826)},
+        recipe=f"{_H100_FSRCNN.format(scale=2, extra='', patch=40)}; {_H100_FSRCNN_2}",
+        train_minutes=10.0, trained_on=_H100,
+    )
+    FSRCNN_X3 = WeightsEntry(
+        file="fsrcnn_x3.safetensors", scale=3, arch="fsrcnn-56-12-4", widths=(56, 12, 4), params=12809,
+        family="fsrcnn", alias="fsrcnn",
+        metrics={"Set5": (32.9349, 0.91160), "Set14": (29.3603, 0.82323)},
+        recipe=f"{_H100_FSRCNN.format(scale=3, extra='--upsampler deconv ', patch=48)}; {_H100_FSRCNN_2}. "
+               "The paper's 9x9 transposed convolution, chosen over a sub-pixel last layer trained the same way "
+               "(validation 29.5632 against 29.5209 dB); inference runs it in its exact sub-pixel form",
+        train_minutes=10.0, trained_on=_H100,
+    )
+    FSRCNN_X4 = WeightsEntry(
+        file="fsrcnn_x4.safetensors", scale=4, arch="fsrcnn-56-12-4", widths=(56, 12, 4), params=16352,
+        family="fsrcnn", alias="fsrcnn",
+        metrics={"Set5": (30.5613, 0.86499), "Set14": (27.5501, 0.75401)},
+        recipe=f"{_H100_FSRCNN.format(scale=4, extra='', patch=64)}; {_H100_FSRCNN_2}",
+        train_minutes=10.0, trained_on=_H100,
+    )
+    FSRCNN_S_X3 = WeightsEntry(
+        file="fsrcnn-s_x3.safetensors", scale=3, arch="fsrcnn-32-5-1", widths=(32, 5, 1), params=4094,
+        family="fsrcnn", alias="fsrcnn-s",
+        metrics={"Set5": (32.3631, 0.90163), "Set14": (29.0372, 0.81481)},
+        recipe=f"{_H100_FSRCNN.format(scale=3, extra='--dsm 32 5 1 ', patch=48)}; {_H100_FSRCNN_2}",
+        train_minutes=10.0, trained_on=_H100,
+    )
+
     @property
     def entry(self) -> WeightsEntry:
         return self.value
 
 
-def default_weights(scale: int) -> "Weights | None":
-    """The shipped 9-5-5 model for ``scale``, or None where none ships."""
+ALIASES = ("srcnn", "fsrcnn", "fsrcnn-s")
+DEFAULT_ALIAS = "fsrcnn"  # what `srcnn upscale` runs without --model: FSRCNN beats the 9-5-5 at every scale, on validation too
+
+
+def find_weights(alias: str, scale: int) -> "Weights | None":
+    """The shipped model that ``--model ALIAS`` picks at ``scale``, or None where none ships."""
     for w in Weights:
-        if w.entry.scale == scale and w.entry.arch == "9-5-5":
+        if w.entry.alias == alias and w.entry.scale == scale:
             return w
     return None
 
 
+def default_weights(scale: int) -> "Weights | None":
+    """The shipped default model for ``scale``, or None where none ships."""
+    return find_weights(DEFAULT_ALIAS, scale)
+
+
 def resolve_model(name_or_path: str | None, scale: int | None) -> tuple[SRCNN, dict[str, str]]:
-    """A shipped model's name (e.g. ``SRCNN_955_X3``), a weights file, or None for the default of
+    """A shipped model's name (e.g. ``SRCNN_955_X3``), an alias (``srcnn``, ``fsrcnn``, ``fsrcnn-s``:
+    the shipped model of that kind for ``scale``), a weights file, or None for the default of
     ``scale``; with ``scale``, a model made for another scale is refused."""
-    if name_or_path is None:
-        w = default_weights(scale)
+    alias = DEFAULT_ALIAS if name_or_path is None else name_or_path.lower()
+    if alias in ALIASES:
+        w = find_weights(alias, scale) if scale is not None else None
         if w is None:
-            raise SRCNNError(f"no shipped SRCNN model for x{scale} yet; pass --model PATH or --method bicubic")
+            have = ", ".join(f"x{x.entry.scale}" for x in Weights if x.entry.alias == alias)
+            raise SRCNNError(f"no shipped {alias} model for x{scale} (shipped: {have}); pass --model PATH "
+                             "or another model")
         return load_model(w.entry.path, scale)
     if name_or_path in Weights.__members__:
         return load_model(Weights[name_or_path].entry.path, scale)
     path = Path(name_or_path)
     if not path.exists() and path.suffix != ".safetensors":
-        names = ", ".join(Weights.__members__) or "none yet"
+        names = ", ".join(list(ALIASES) + list(Weights.__members__))
         raise SRCNNError(f"{name_or_path}: neither a weights file nor a shipped model (shipped: {names})")
     return load_model(path, scale)

@@ -37,6 +37,10 @@ class SRCNNConfig:
     channels: int = 1  # 1: Y channel (the paper's choice); 3: RGB
     residual: bool = False  # add the (bicubic) input to the output: a global skip, not a new layer
 
+    family = "srcnn"
+    input_grid = "hr"  # the network takes the bicubic-upscaled image
+    upscale_factor = 1  # and returns an image of the same size
+
     def __post_init__(self):
         object.__setattr__(self, "kernel_sizes", tuple(int(k) for k in self.kernel_sizes))
         object.__setattr__(self, "widths", tuple(int(n) for n in self.widths))
@@ -67,6 +71,7 @@ class SRCNNConfig:
 
     def to_metadata(self) -> dict[str, str]:
         return {
+            "family": self.family,
             "arch": self.arch,
             "widths": "-".join(str(n) for n in self.widths),
             "channels": str(self.channels),
@@ -113,6 +118,19 @@ class SRCNN(nn.Module):
             r = 0 if same_size else self.config.receptive_radius
             x = x + (inp[..., r : inp.shape[-2] - r, r : inp.shape[-1] - r] if r else inp)
         return x
+
+    @property
+    def receptive_radius(self) -> int:
+        return self.config.receptive_radius
+
+    @property
+    def train_crop(self) -> int:
+        """Target pixels per side that forward(same_size=False) leaves out (valid convolutions)."""
+        return self.config.receptive_radius
+
+    @property
+    def last_layer(self) -> nn.Module:
+        return self.layers[-1]
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -1,0 +1,168 @@
+"""Speed of the shipped x3 models end to end, side by side in one run (issue 13's figures).
+
+1. The machine's bf16 matmul peak (GMAC/s), measured here.
+2. For each shipped x3 model (and bicubic): one 1280x720 RGB frame to 3840x2160 through the Python API
+   (`Upscaler.upscale_array`, --precision auto: what `srcnn upscale` does), output MP/s and the ratio
+   to the 9-5-5; the network alone on its input plane (MP/s, GMAC/s and the fraction of the peak).
+3. Whole processes: `srcnn upscale 720p.png -o 4k.png --scale 3 --model fsrcnn` against a bare
+   `python -c "import torch"`; an 8K output (2560x1440 x3) with fsrcnn, its peak RSS; a 10 s
+   640x360 30 fps clip with audio upscaled x2 with fsrcnn, the real-time factor.
+
+    python benchmarks/realtime.py [--repeats 3] [--skip-processes]
+"""
+
+from __future__ import annotations
+
+import argparse
+import fractions
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from srcnn.infer import Upscaler, bf16_supported, make_upscaler
+from srcnn.weights import Weights, load_model
+from upscale_speed import test_frame, timed_cli
+
+
+def matmul_peak(seconds: float = 2.0) -> float:
+    """bf16 multiply-accumulates per second of a large square matmul (the machine's practical peak)."""
+    n = 2048
+    a, b = torch.randn(n, n, dtype=torch.bfloat16), torch.randn(n, n, dtype=torch.bfloat16)
+    a @ b
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        count += 1
+    return count * n**3 / (time.perf_counter() - start)
+
+
+def macs_per_output_pixel(model, scale: int) -> float:
+    """Multiply-accumulates of the network's convolutions per output pixel."""
+    total = 0
+
+    def count(module, inputs, output):
+        nonlocal total
+        weight = module.weight
+        total += output.numel() // output.shape[0] * weight[0].numel()
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    h = w = 48
+    with torch.inference_mode():
+        out = model(torch.rand(1, model.config.channels, h, w))
+    for hook in hooks:
+        hook.remove()
+    return total / (out.shape[-2] * out.shape[-1])
+
+
+def best_of(repeats: int, fn) -> float:
+    fn()  # warm-up: kernels chosen, weights laid out
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def make_clip(path: Path, seconds: int = 10, size=(640, 360), fps: int = 30) -> None:
+    """A synthetic clip with motion and a 440 Hz tone (H.264 + AAC)."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
+        audio = out.add_stream("aac", rate=48000)
+        audio.layout = "stereo"
+        base = test_frame(size[1] + 60, size[0] + 60)
+        for i in range(seconds * fps):
+            out.mux(video.encode(av.VideoFrame.from_ndarray(
+                np.ascontiguousarray(base[i % 60 : i % 60 + size[1], (2 * i) % 60 : (2 * i) % 60 + size[0]]),
+                format="rgb24")))
+        out.mux(video.encode(None))
+        t = np.arange(48000 * seconds) / 48000
+        tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+        for start in range(0, len(tone), 1024):
+            chunk = np.stack([tone[start : start + 1024]] * 2)
+            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+            frame.sample_rate, frame.pts, frame.time_base = 48000, start, fractions.Fraction(1, 48000)
+            out.mux(audio.encode(frame))
+        out.mux(audio.encode(None))
+
+
+def probe_frames(path: Path) -> tuple[int, tuple[int, int], int]:
+    import av
+
+    with av.open(str(path)) as clip:
+        frames = sum(1 for _ in clip.decode(video=0))
+        v = clip.streams.video[0].codec_context
+        return frames, (v.width, v.height), len(clip.streams.audio)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-processes", action="store_true", help="only the in-process rates")
+    args = parser.parse_args()
+
+    peak = matmul_peak()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, native bf16: {bf16_supported()}; "
+          f"bf16 matmul peak {peak / 1e9:.0f} GMAC/s")
+    frame = test_frame(720, 1280)
+    out_mp = 3840 * 2160 / 1e6
+    y = frame[:, :, 1].astype(np.float32) / 255
+    rows = [("bicubic", make_upscaler(3, method="bicubic"), None)]
+    rows += [(w.name, make_upscaler(3, load_model(w.entry.path)[0], precision="auto"), w) for w in Weights
+             if w.entry.scale == 3]
+    results = {}
+    for name, upscaler, weights in rows:
+        e2e = out_mp / best_of(args.repeats, lambda: upscaler.upscale_array(frame))
+        net = gmac = None
+        if weights is not None:
+            grid = y if upscaler.model.config.input_grid == "lr" else Upscaler(None, 3).upscale_float(y)
+            net = out_mp / best_of(args.repeats, lambda: upscaler.restore(grid))
+            gmac = net * macs_per_output_pixel(upscaler.model, 3) / 1e3
+        results[name] = (e2e, net, gmac)
+    base = results["SRCNN_955_X3"][0]
+    print(f"\n1280x720 -> 3840x2160 (x3), best of {args.repeats}, --precision auto")
+    print(f"{'model':<20} {'end to end MP/s':>16} {'vs 9-5-5':>9} {'network MP/s':>13} {'GMAC/s':>7} {'of peak':>8}")
+    for name, (e2e, net, gmac) in results.items():
+        net_s = f"{net:13.2f}" if net else f"{'-':>13}"
+        gmac_s = f"{gmac:7.0f} {gmac * 1e9 / peak:7.0%}" if gmac else f"{'-':>7} {'-':>8}"
+        print(f"{name:<20} {e2e:16.2f} {e2e / base:8.1f}x {net_s} {gmac_s}")
+    if args.skip_processes:
+        return 0
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        Image.fromarray(frame).save(tmp / "720p.png")
+        Image.fromarray(test_frame(1440, 2560)).save(tmp / "1440p.png")
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import torch"], check=True)
+        bare = time.perf_counter() - start
+        whole, _ = timed_cli(["upscale", str(tmp / "720p.png"), "-o", str(tmp / "4k.png"), "--scale", "3",
+                              "--model", "fsrcnn", "--quiet"])
+        whole_955, _ = timed_cli(["upscale", str(tmp / "720p.png"), "-o", str(tmp / "4k_955.png"), "--scale", "3",
+                                  "--model", "srcnn", "--quiet"])
+        print(f"\nwhole process, 1280x720 -> 3840x2160: fsrcnn {whole:.2f} s, 9-5-5 {whole_955:.2f} s; "
+              f"bare `python -c 'import torch'` {bare:.2f} s; fsrcnn / import torch = {whole / bare:.2f}x")
+        wall, rss = timed_cli(["upscale", str(tmp / "1440p.png"), "-o", str(tmp / "8k.png"), "--scale", "3",
+                               "--model", "fsrcnn", "--quiet"])
+        print(f"2560x1440 -> 7680x4320 (8K) with fsrcnn: {wall:.2f} s, peak RSS {rss:.0f} MiB")
+        make_clip(tmp / "clip.mp4")
+        wall, _ = timed_cli(["upscale", str(tmp / "clip.mp4"), "-o", str(tmp / "big.mp4"), "--scale", "2",
+                             "--model", "fsrcnn", "--quiet"])
+        frames, size, audio = probe_frames(tmp / "big.mp4")
+        print(f"10 s 640x360 30 fps clip with audio, x2 with fsrcnn: {wall:.2f} s whole process "
+              f"({10 / wall:.2f}x real time); output {frames} frames at {size[0]}x{size[1]}, "
+              f"{audio} audio stream(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

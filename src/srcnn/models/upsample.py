@@ -1,0 +1,68 @@
+"""MATLAB's bicubic up-scaling by an integer factor, as a fixed convolution on the LR grid.
+
+For an integer scale s, ``imresize(lr, s, 'bicubic')`` is a polyphase filter: output pixel
+``i * s + p`` (0-based) is a 4-tap cubic (a = -0.5) of the LR pixels around ``i`` at the offset
+``(p + 0.5) / s - 0.5``, separably in rows and columns, with MATLAB's symmetric border. Written as
+one 5x5 convolution with s * s output channels and a pixel shuffle, it runs on the LR grid, in
+torch, in whatever precision and device the caller uses; in float32 it matches the exact float64
+``resize.imresize`` to about 1e-6. FSRCNN-style models add it as their skip connection, and the
+inference engine uses it for chroma.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..resize import cubic
+
+__all__ = ["BicubicUpsample", "bicubic_phase_weights", "symmetric_pad"]
+
+RADIUS = 2  # LR pixels each side that a bicubic output pixel reads
+
+
+def bicubic_phase_weights(scale: int) -> np.ndarray:
+    """(scale, 5) taps over LR offsets -2..2 for each output phase, as MATLAB weighs them."""
+    offsets = np.arange(-RADIUS, RADIUS + 1, dtype=np.float64)
+    phases = (np.arange(scale, dtype=np.float64) + 0.5) / scale - 0.5
+    weights = cubic(phases[:, None] - offsets[None, :])
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def symmetric_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
+    """MATLAB's symmetric border (the edge pixel repeated, then mirrored) on the last two axes;
+    torch's 'reflect' would skip the edge pixel."""
+    if pad == 0:
+        return x
+    if min(x.shape[-2:]) < pad:  # tiny images mirror more than once: MATLAB's index map, gathered
+        for axis in (-2, -1):
+            n = x.shape[axis]
+            mirror = torch.cat([torch.arange(n), torch.arange(n - 1, -1, -1)])
+            index = mirror[torch.remainder(torch.arange(-pad, n + pad), 2 * n)].to(x.device)
+            x = x.index_select(x.ndim + axis, index)
+        return x
+    x = torch.cat([x[..., :pad, :].flip(-2), x, x[..., -pad:, :].flip(-2)], dim=-2)
+    return torch.cat([x[..., :pad].flip(-1), x, x[..., -pad:].flip(-1)], dim=-1)
+
+
+class BicubicUpsample(nn.Module):
+    """(N, C, H, W) -> (N, C, H * scale, W * scale), MATLAB's bicubic; no parameters to train."""
+
+    def __init__(self, scale: int):
+        super().__init__()
+        self.scale = int(scale)
+        taps = torch.from_numpy(bicubic_phase_weights(self.scale))  # (s, 5), float64
+        kernel = taps[:, None, :, None] * taps[None, :, None, :]  # (s, s, 5, 5): row phase, col phase
+        # Kept in float64 outside the module's buffers, so that a bf16 copy of a model (model.to(bf16))
+        # does not round the taps; each call casts them to the input's dtype and device.
+        self.kernel = kernel.reshape(self.scale**2, 1, 5, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.scale == 1:
+            return x
+        n, c, h, w = x.shape
+        planes = symmetric_pad(x.reshape(n * c, 1, h, w), RADIUS)
+        phases = F.conv2d(planes, self.kernel.to(device=planes.device, dtype=planes.dtype))
+        return F.pixel_shuffle(phases, self.scale).reshape(n, c, h * self.scale, w * self.scale)
