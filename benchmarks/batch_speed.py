@@ -81,7 +81,10 @@ def main() -> None:
     settings = BatchSettings(args.scale, precision=args.precision)
     one_core = BatchSettings(args.scale, precision=args.precision, threads=1)
     dtype = resolve_precision(args.precision, torch.device("cpu")) or torch.float32
-    print(f"{args.images} images {args.size}x{args.size} -> x{args.scale}, shipped model, {dtype} "
+    from srcnn.weights import resolve_model
+
+    arch = resolve_model(None, args.scale)[1].get("arch", "?")
+    print(f"{args.images} images {args.size}x{args.size} -> x{args.scale}, default model ({arch}), {dtype} "
           f"({args.precision}), {os.cpu_count()} cores, ray {ray.__version__}")
     # name: (engine, settings, Ray actors, Ray started beforehand, the run it is compared with)
     runs = {"local": ("local", settings, None, False, None),
