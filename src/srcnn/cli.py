@@ -8,6 +8,7 @@
     srcnn learn-dictionary --data DIR [DIR...] --scale S -o FILE   (sparse-coding baseline)
     srcnn reproduce --data DIR --out DIR [--budget quick|paper]
     srcnn serve [--host 127.0.0.1] [--port 8000] [--workers N] [--token TOKEN]   (needs the serve extra)
+    srcnn batch INPUT -o OUTPUT --scale S [--engine ray|local] [--address auto|HOST:PORT] [--workers N]
 
 Every user error ends in one line on stderr; no partial output files. Exit codes: 0 all done,
 1 some inputs failed (the others were written), 2 bad usage or input (nothing done).
@@ -278,7 +279,50 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--train-only", action="store_true", help="train the study's models, write no report")
 
     _add_serve_parser(sub)
+    _add_batch_parser(sub)
     return parser
+
+
+def _add_batch_parser(sub) -> None:
+    bp = sub.add_parser("batch", help="upscale every image under a folder or object-store prefix, on Ray Data",
+                        description="Upscale every image under INPUT into OUTPUT (same relative paths) in a pool of\n"
+                                    "Ray Data actors, or in this process (--engine local); the files are those of\n"
+                                    "`srcnn upscale`. Inputs whose output exists are skipped; failures are listed in\n"
+                                    "OUTPUT/_srcnn_manifest.json and on stderr (exit 1). See docs/distributed.md.")
+    bp.add_argument("input", metavar="INPUT", help="a folder, or a URI pyarrow reads (s3://bucket/prefix, gs://...)")
+    bp.add_argument("-o", "--output", required=True, help="output folder or URI (the same relative paths)")
+    bp.add_argument("--scale", type=int, required=True, choices=SCALES, help="up-scaling factor")
+    bp.add_argument("--model", help="a shipped model's name or kind (see `srcnn models`) or a .safetensors file at the "
+                                    "same path on every node (default: the default of `srcnn upscale`)")
+    bp.add_argument("--method", default="srcnn", choices=METHODS,
+                    help="srcnn (the network), bicubic (MATLAB-exact) or sparse-coding (ScSR) (default: srcnn)")
+    bp.add_argument("--ext", default="auto", choices=("auto", "png", "jpg", "webp", "tif"),
+                    help="output format; auto keeps each input's format (GIF becomes PNG) (default: auto)")
+    _add_speed_options(bp, default_precision="auto")
+    bp.add_argument("--quality", type=_quality, help="JPEG / WebP quality, 1-100 (default: 95)")
+    bp.add_argument("--engine", default="ray", choices=("ray", "local"),
+                    help="ray: an actor pool on Ray Data; local: this process, for comparison (default: ray)")
+    bp.add_argument("--address", help="join this Ray cluster: auto, or the head's HOST:PORT (default: start a local Ray)")
+    bp.add_argument("--workers", type=_positive_int,
+                    help="Ray actors, each with --threads CPUs (default: the cluster's CPUs / --threads, "
+                         "and --threads 1 on Ray)")
+    bp.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _cmd_batch(args) -> int:
+    from .batch import BatchSettings, run_batch
+
+    settings = BatchSettings(args.scale, args.model, args.method, args.precision, args.device, args.tile,
+                             args.threads, args.quality, args.ext)
+    report = run_batch(args.input, args.output, settings, args.engine, args.address, args.workers,
+                       progress=not args.quiet and sys.stderr.isatty())
+    print(f"upscaled {report.done}, skipped {report.skipped}, failed {len(report.failed)} of {report.inputs} "
+          f"({report.images_per_second:.2f} images/s); manifest: {report.manifest}")
+    if report.failed:
+        print(f"srcnn: {len(report.failed)} of {report.inputs} inputs failed (listed in {report.manifest})",
+              file=sys.stderr)
+        return EXIT_SOME_FAILED
+    return EXIT_OK
 
 
 def _cmd_learn_dictionary(args) -> int:
@@ -594,7 +638,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="srcnn: %(message)s")
     handlers = {"upscale": _cmd_upscale, "evaluate": _cmd_evaluate, "train": _cmd_train, "export": _cmd_export,
                 "models": _cmd_models, "reproduce": _cmd_reproduce, "learn-dictionary": _cmd_learn_dictionary,
-                "serve": _cmd_serve}
+                "serve": _cmd_serve, "batch": _cmd_batch}
     try:
         return handlers[args.command](args)
     except SRCNNError as exc:
