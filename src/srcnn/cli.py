@@ -118,6 +118,18 @@ def _upscaler_from(args):
     return make_upscaler(args.scale, args.model, args.method, args.precision, args.device, args.tile)
 
 
+def _degradation_spec(text: str) -> str:
+    """argparse type for --degradation: a spec parse_degradation accepts, kept as written."""
+    from .degrade import parse_degradation
+    from .errors import SRCNNError
+
+    try:
+        parse_degradation(text)
+    except SRCNNError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip().lower()
+
+
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
     from .degrade import DEGRADATIONS
@@ -205,8 +217,9 @@ def _parser() -> argparse.ArgumentParser:
                          "last layer, the paper's transfer (default: none)")
     tr.add_argument("--train-layers", default=defaults.train_layers, choices=("all", "last"),
                     help="with --init-from: train every layer or only the last")
-    tr.add_argument("--degradation", default=defaults.degradation, choices=DEGRADATIONS,
-                    help="how LR inputs are made from HR images")
+    tr.add_argument("--degradation", default=defaults.degradation, type=_degradation_spec,
+                    help=f"how LR inputs are made from HR images: {', '.join(DEGRADATIONS)}, with a level or "
+                         "range where it takes one (blur:1.0-2.0, noise:0-50, jpeg:5-90)")
     tr.add_argument("--blur-sigma", type=float, default=defaults.blur_sigma, help="Gaussian sigma of --degradation blur")
     tr.add_argument("--noise-sigma", type=float, default=defaults.noise_sigma,
                     help="noise of --degradation noise, in 0..255 units")

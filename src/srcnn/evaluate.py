@@ -17,7 +17,7 @@ import numpy as np
 from .color import quantize, to_plane
 from .imageio import list_images, read_image
 from .metrics import psnr, ssim
-from .degrade import degrade
+from .degrade import Degradation, parse_degradation
 from .resize import modcrop
 
 __all__ = ["ImageScore", "evaluate_plane", "evaluate_images", "evaluate_folder", "summary"]
@@ -33,14 +33,17 @@ class ImageScore:
     ssim: float
 
 
-def evaluate_plane(hr_plane: np.ndarray, scale: int, method: PlaneUpscaler, degradation: str = "bicubic",
+def evaluate_plane(hr_plane: np.ndarray, scale: int, method: PlaneUpscaler,
+                   degradation: "str | Degradation" = "bicubic", *, rng: np.random.Generator | None = None,
                    **degrade_kwargs) -> tuple[float, float]:
     """(PSNR, SSIM) of ``method`` on one uint8 HR plane (Y, or RGB for RGB models), LR made by
-    ``degradation``; the scores are on the luma of the rounded result."""
+    ``degradation``; the scores are on the luma of the rounded result. A random degradation draws
+    from ``rng`` (default: seed 0, the same draw every validation)."""
     hr = modcrop(hr_plane, scale)
-    if degradation == "noise":
-        degrade_kwargs.setdefault("rng", np.random.default_rng(0))  # the same noise every validation
-    lr = degrade(hr.astype(np.float64) / 255.0, scale, degradation, **degrade_kwargs)
+    degradation = parse_degradation(degradation, **degrade_kwargs)
+    if degradation.random and rng is None:
+        rng = np.random.default_rng(0)
+    lr = degradation.lr(hr.astype(np.float64) / 255.0, scale, rng)
     sr = method(lr, scale)
     if sr.shape != hr.shape:
         raise ValueError(f"method returned {sr.shape}, expected {hr.shape}")
