@@ -8,6 +8,8 @@ shaved from every border. This gives the published bicubic numbers (Set5 33.66 /
 
 from __future__ import annotations
 
+import zlib
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -51,19 +53,25 @@ def evaluate_plane(hr_plane: np.ndarray, scale: int, method: PlaneUpscaler,
     return psnr(hr, sr8, scale), ssim(hr, sr8, scale)
 
 
-def evaluate_images(images: Iterable[tuple[str, np.ndarray]], scale: int, method: PlaneUpscaler) -> list[ImageScore]:
-    """Score ``method`` on (name, uint8 image) pairs."""
+def evaluate_images(images: Iterable[tuple[str, np.ndarray]], scale: int, method: PlaneUpscaler,
+                    degradation: "str | Degradation" = "bicubic", seed: int = 0) -> list[ImageScore]:
+    """Score ``method`` on (name, uint8 image) pairs. A random ``degradation`` draws from a Generator
+    seeded by (``seed``, the image's name), so a score is repeatable to the bit whatever the order
+    or the other images."""
     channels = getattr(method, "channels", 1)
+    degradation = parse_degradation(degradation)
     scores = []
     for name, image in images:
-        p, s = evaluate_plane(to_plane(image, channels), scale, method)
+        rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+        p, s = evaluate_plane(to_plane(image, channels), scale, method, degradation, rng=rng)
         scores.append(ImageScore(name, p, s))
     return scores
 
 
-def evaluate_folder(data_dir: str | Path, scale: int, method: PlaneUpscaler) -> list[ImageScore]:
+def evaluate_folder(data_dir: str | Path, scale: int, method: PlaneUpscaler,
+                    degradation: "str | Degradation" = "bicubic", seed: int = 0) -> list[ImageScore]:
     paths = list_images(data_dir)
-    return evaluate_images(((p.stem, read_image(p)) for p in paths), scale, method)
+    return evaluate_images(((p.stem, read_image(p)) for p in paths), scale, method, degradation, seed)
 
 
 def summary(scores: list[ImageScore]) -> dict:

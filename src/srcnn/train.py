@@ -379,6 +379,13 @@ def _patch_source(cfg: TrainConfig, train_paths: list[Path], input_grid: str):
                         scale=cfg.scale, input_grid=input_grid)
 
 
+def task_metadata(cfg: TrainConfig) -> dict[str, str]:
+    """``{"task": ...}`` for a scale-1 model (denoise for noise, jpeg for JPEG), which `srcnn restore`
+    requires; nothing for an up-scaler."""
+    task = training_degradation(cfg).task if cfg.scale == 1 else None
+    return {"task": task} if task else {}
+
+
 def training_degradation(cfg: TrainConfig):
     """The config's degradation as an object (``--blur-sigma`` / ``--noise-sigma`` fill a bare name)."""
     from .degrade import parse_degradation
@@ -492,7 +499,7 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
             if val_psnr > best["psnr"]:
                 best = {"psnr": val_psnr, "ssim": val_ssim, "step": step}
                 save_model(model, best_path, cfg.scale, val_psnr=round(val_psnr, 4), step=step,
-                           recipe=cfg.recipe, degradation=cfg.degradation)
+                           recipe=cfg.recipe, degradation=cfg.degradation, **task_metadata(cfg))
             monitor = f"{validate(model, monitor_images, cfg, device, dtype)[0]:.4f}" if monitor_images else ""
             with log_path.open("a", newline="") as f:
                 csv.writer(f).writerow([step, step * cfg.batch_size, f"{np.mean(running):.6g}", f"{val_psnr:.4f}",
