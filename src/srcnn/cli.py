@@ -189,7 +189,7 @@ def _parser() -> argparse.ArgumentParser:
                                     "Inputs, outputs, formats, tiles and errors work exactly as in `srcnn upscale`.")
     rs.add_argument("--task", required=True, metavar="TASK", help="denoise or jpeg: what the model must be for")
     rs.add_argument("--model", metavar="PATH",
-                    help="a scale-1 .safetensors file whose metadata names --task (none is shipped yet)")
+                    help="a scale-1 .safetensors file whose metadata names --task (default: none; none is shipped yet)")
     _add_picture_options(rs)
 
     ev = sub.add_parser("evaluate", help="PSNR / SSIM on a folder of HR images, with the papers' protocol")
