@@ -50,8 +50,6 @@ def test_noise_has_the_documented_level_and_keeps_size(hr):
     assert noisy.shape == hr.shape
     assert np.std(noisy - hr) * 255 == pytest.approx(25, rel=0.03)
     assert abs(np.mean(noisy - hr) * 255) < 1
-    with pytest.raises(ValueError):
-        degrade(hr, 2, "noise")
 
 
 def test_noise_pairs_draw_fresh_noise_per_patch():
@@ -64,7 +62,7 @@ def test_noise_pairs_draw_fresh_noise_per_patch():
 
 def test_unknown_degradation_and_unaligned_sizes_are_rejected(hr):
     with pytest.raises(ValueError, match="unknown degradation"):
-        degrade(hr, 2, "jpeg")
+        degrade(hr, 2, "gif")
     with pytest.raises(ValueError, match="modcrop"):
         degrade(hr[:59], 2, "bicubic")
 
@@ -107,3 +105,97 @@ def test_paper_sub_images_of_t91_match_the_authors_code():
 
     pairs = load_pairs(list_images(data_set("T91")), 3)
     assert len(PatchSampler(pairs, 33, 128, mode="grid", stride=14)) == 21884
+
+
+SPECS = ["bicubic", "blur", "blur:1.6", "blur:1.0-2.0", "subsample", "noise:10", "noise:5-50", "jpeg:75",
+         "jpeg:30-95", "real"]
+
+
+@pytest.mark.parametrize("spec", SPECS)
+@pytest.mark.parametrize("scale", [1, 2, 3, 4])
+def test_every_degradation_gives_hr_over_scale_and_input_back_at_hr_size(hr, spec, scale):
+    from srcnn.degrade import parse_degradation
+
+    degradation = parse_degradation(spec)
+    target = hr[: 60 // scale * scale, : 48 // scale * scale]
+    rng = np.random.default_rng(0)
+    assert degradation.lr(target, scale, rng).shape == (60 // scale, 48 // scale)
+    assert degradation.network_input(target, scale, "hr", rng).shape == target.shape
+    rgb = np.stack([target] * 3, axis=-1)
+    assert degradation.lr(rgb, scale, rng).shape == (60 // scale, 48 // scale, 3)
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_same_seed_same_output_bit_for_bit(hr, spec):
+    from srcnn.degrade import parse_degradation
+
+    degradation = parse_degradation(spec)
+    a = degradation.lr(hr, 3, np.random.default_rng(5))
+    np.testing.assert_array_equal(a, degradation.lr(hr, 3, np.random.default_rng(5)))
+    if degradation.random:
+        assert not np.array_equal(a, degradation.lr(hr, 3, np.random.default_rng(6)))
+
+
+@pytest.mark.parametrize("scale", [1, 3])
+def test_noise_level_at_any_scale_is_on_the_lr_image(scale):
+    from srcnn.degrade import parse_degradation
+
+    flat = np.full((300, 300), 0.5)
+    noisy = parse_degradation("noise:10").lr(flat, scale, np.random.default_rng(1))
+    assert np.std(noisy) * 255 == pytest.approx(10, rel=0.03)
+    levels = [np.std(parse_degradation("noise:5-50").lr(flat, scale, np.random.default_rng(s))) * 255
+              for s in range(20)]
+    assert 5 * 0.95 <= min(levels) and max(levels) <= 50 * 1.05 and max(levels) - min(levels) > 10
+
+
+def test_lower_jpeg_quality_differs_more(hr):
+    from srcnn.degrade import parse_degradation
+
+    image = np.clip(hr + np.random.default_rng(0).normal(0, 0.05, hr.shape), 0, 1)
+    clean = np.round(image * 255) / 255
+    err = {q: np.abs(parse_degradation(f"jpeg:{q}").lr(image, 1) - clean).mean() for q in (10, 90)}
+    assert err[10] > 2 * err[90] > 0
+    # a range draws whole qualities within its ends
+    drawn = parse_degradation("jpeg:30-95").lr(image, 1, np.random.default_rng(3))
+    assert drawn.shape == image.shape and np.all(drawn * 255 == np.round(drawn * 255))
+
+
+def test_blur_sigma_range_lies_between_its_ends():
+    from srcnn.degrade import parse_degradation
+
+    spike = np.zeros((31, 31))
+    spike[15, 15] = 1.0
+    peaks = {s: parse_degradation(f"blur:{s}").lr(spike, 1).max() for s in (1.0, 2.0)}
+    for seed in range(5):
+        peak = parse_degradation("blur:1.0-2.0").lr(spike, 1, np.random.default_rng(seed)).max()
+        assert peaks[2.0] <= peak <= peaks[1.0]
+
+
+@pytest.mark.parametrize("spec", ["gif", "noise:", "noise:abc", "noise:50-5", "noise:300", "jpeg", "jpeg:0",
+                                  "jpeg:75.5", "blur:0", "bicubic:2", "real:3", "noise:1-2-3"])
+def test_bad_specs_are_one_line_errors(spec):
+    from srcnn.degrade import parse_degradation
+    from srcnn.errors import SRCNNError
+
+    with pytest.raises(SRCNNError) as info:
+        parse_degradation(spec)
+    assert "\n" not in str(info.value)
+
+
+def test_bare_names_take_the_sigma_options():
+    from srcnn.degrade import Degradation, parse_degradation
+
+    assert parse_degradation("noise", noise_sigma=15) == Degradation("noise", 15, 15)
+    assert parse_degradation("blur:1-2").spec == "blur:1-2"
+    assert parse_degradation("jpeg:75").task == "jpeg" and parse_degradation("noise:0-50").task == "denoise"
+    assert not parse_degradation("jpeg:75").random and parse_degradation("jpeg:5-90").random
+
+
+@pytest.mark.parametrize("grid", ["hr", "lr"])
+def test_random_degradations_are_drawn_per_patch_at_scale_3(grid):
+    pair = Pair("flat", np.full((48, 48), 0.5, np.float32), np.full((48, 48), 0.5, np.float32))
+    sampler = PatchSampler([pair], 24, 8, seed=1, degradation="noise:10", scale=3, input_grid=grid)
+    x, y = sampler.batch(0)
+    assert x.shape[-1] == (24 if grid == "hr" else 8) and y.shape[-1] == 24
+    np.testing.assert_array_equal(x.numpy(), sampler.batch(0)[0].numpy())
+    assert not np.array_equal(x.numpy(), sampler.batch(1)[0].numpy())

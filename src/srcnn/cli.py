@@ -108,6 +108,31 @@ def _add_speed_options(parser: argparse.ArgumentParser, default_precision: str) 
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (CUDA when available)")
 
 
+def _add_picture_options(parser: argparse.ArgumentParser) -> None:
+    """Inputs, output, formats, speed and existing-file options: shared by upscale and restore."""
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="image or video files, or folders of images (recursive); - reads a video stream from stdin")
+    parser.add_argument("-o", "--output", required=True,
+                        help="an output file (one input; an image or video extension) or a folder (a name without an "
+                         "extension, one ending in '/', or an existing folder); - writes a video stream to stdout")
+    parser.add_argument("--container", default="matroska", choices=("matroska", "mpegts"),
+                        help="the format of a video written to stdout (-o -)")
+    parser.add_argument("--ext", default="auto", choices=("auto", "png", "jpg", "webp", "tif"),
+                        help="output format into a folder; auto keeps each input's format (GIF becomes PNG)")
+    _add_speed_options(parser, default_precision="auto")
+    parser.add_argument("--quality", type=_quality,
+                        help="JPEG / WebP quality, 1-100 (default: 95); refused for other formats. Alpha written to "
+                         "JPEG / BMP / PPM is dropped with a one-line warning")
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument("--overwrite", action="store_true",
+                          help="replace outputs that already exist (default: stop with an error naming the first)")
+    existing.add_argument("--skip-existing", action="store_true", help="leave outputs that already exist alone")
+    parser.add_argument("--max-pixels", type=_positive_int,
+                        help="raise Pillow's decompression-bomb limit, in pixels per image (default: Pillow's, about 89 M)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bars and no per-file lines (bars show only on a terminal anyway)")
+
+
 def _upscaler_from(args):
     import torch
 
@@ -116,7 +141,25 @@ def _upscaler_from(args):
     resolve_device(args.device)  # a missing GPU is one line, before any model loads
     if args.threads:
         torch.set_num_threads(args.threads)
+    if getattr(args, "task", None):  # srcnn restore: a scale-1 model for the task, same path after this
+        from .infer import Upscaler
+        from .weights import load_restorer
+
+        model, _ = load_restorer(args.model, args.task)
+        return Upscaler(model, 1, args.precision, args.device, args.tile)
     return make_upscaler(args.scale, args.model, args.method, args.precision, args.device, args.tile)
+
+
+def _degradation_spec(text: str) -> str:
+    """argparse type for --degradation: a spec parse_degradation accepts, kept as written."""
+    from .degrade import parse_degradation
+    from .errors import SRCNNError
+
+    try:
+        parse_degradation(text)
+    except SRCNNError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip().lower()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -133,32 +176,22 @@ def _parser() -> argparse.ArgumentParser:
                                     "work: an output that is an input, two inputs with one output, or an existing\n"
                                     "output (without --overwrite / --skip-existing) stops the command, nothing written.\n"
                                     "A folder walk never enters the output folder. Ends with one line: what it wrote.")
-    up.add_argument("inputs", nargs="+", metavar="INPUT",
-                    help="image or video files, or folders of images (recursive); - reads a video stream from stdin")
-    up.add_argument("-o", "--output", required=True,
-                    help="an output file (one input; an image or video extension) or a folder (a name without an "
-                         "extension, one ending in '/', or an existing folder); - writes a video stream to stdout")
-    up.add_argument("--container", default="matroska", choices=("matroska", "mpegts"),
-                    help="the format of a video written to stdout (-o -)")
+    _add_picture_options(up)
     up.add_argument("--scale", type=int, required=True, choices=SCALES, help="up-scaling factor")
     up.add_argument("--model", help="a shipped model's name or kind (srcnn, fsrcnn, fsrcnn-s: the one for --scale; "
                                     "see `srcnn models`) or a .safetensors file (default: fsrcnn)")
     up.add_argument("--method", default="srcnn", choices=METHODS,
                     help="srcnn (the network), bicubic (MATLAB-exact) or sparse-coding (ScSR); --model needs srcnn")
-    up.add_argument("--ext", default="auto", choices=("auto", "png", "jpg", "webp", "tif"),
-                    help="output format into a folder; auto keeps each input's format (GIF becomes PNG)")
-    _add_speed_options(up, default_precision="auto")
-    up.add_argument("--quality", type=_quality,
-                    help="JPEG / WebP quality, 1-100 (default: 95); refused for other formats. Alpha written to "
-                         "JPEG / BMP / PPM is dropped with a one-line warning")
-    existing = up.add_mutually_exclusive_group()
-    existing.add_argument("--overwrite", action="store_true",
-                          help="replace outputs that already exist (default: stop with an error naming the first)")
-    existing.add_argument("--skip-existing", action="store_true", help="leave outputs that already exist alone")
-    up.add_argument("--max-pixels", type=_positive_int,
-                    help="raise Pillow's decompression-bomb limit, in pixels per image (default: Pillow's, about 89 M)")
-    up.add_argument("--quiet", action="store_true",
-                    help="no progress bars and no per-file lines (bars show only on a terminal anyway)")
+
+    rs = sub.add_parser("restore", help="denoise or remove JPEG artefacts at scale 1: same files, folders, formats "
+                                        "and tiles as upscale",
+                        description="Restore images at their own size with a scale-1 model (srcnn train --scale 1\n"
+                                    "--degradation noise:0-50 makes a denoiser, jpeg:5-90 a JPEG-artefact remover).\n"
+                                    "Inputs, outputs, formats, tiles and errors work exactly as in `srcnn upscale`.")
+    rs.add_argument("--task", required=True, metavar="TASK", help="denoise or jpeg: what the model must be for")
+    rs.add_argument("--model", metavar="PATH",
+                    help="a scale-1 .safetensors file whose metadata names --task (default: none; none is shipped yet)")
+    _add_picture_options(rs)
 
     ev = sub.add_parser("evaluate", help="PSNR / SSIM on a folder of HR images, with the papers' protocol")
     ev.add_argument("data_dir", metavar="DATA_DIR", help="a folder of high-resolution images (e.g. Set5)")
@@ -166,6 +199,10 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", help="a shipped model's name or a .safetensors file (default: the shipped model for --scale)")
     ev.add_argument("--method", choices=METHODS, default="srcnn", help="what to score; --model needs srcnn")
     ev.add_argument("--json", metavar="FILE", help="also write the scores as JSON (default: none)")
+    ev.add_argument("--degradation", default="bicubic", type=_degradation_spec,
+                    help="applied to the LR image after the MATLAB down-scaling: jpeg:75, noise:10, real, "
+                         "blur:1.6, ... (default: bicubic, the papers' protocol)")
+    ev.add_argument("--seed", type=int, default=0, help="seed of a random --degradation (default: 0)")
     _add_speed_options(ev, default_precision="fp32")
 
     ex = sub.add_parser("export", help="export a model to ONNX (dynamic height and width, output clamped to [0, 1])",
@@ -209,8 +246,9 @@ def _parser() -> argparse.ArgumentParser:
                          "last layer, the paper's transfer (default: none)")
     tr.add_argument("--train-layers", default=defaults.train_layers, choices=("all", "last"),
                     help="with --init-from: train every layer or only the last")
-    tr.add_argument("--degradation", default=defaults.degradation, choices=DEGRADATIONS,
-                    help="how LR inputs are made from HR images")
+    tr.add_argument("--degradation", default=defaults.degradation, type=_degradation_spec,
+                    help=f"how LR inputs are made from HR images: {', '.join(DEGRADATIONS)}, with a level or "
+                         "range where it takes one (blur:1.0-2.0, noise:0-50, jpeg:5-90)")
     tr.add_argument("--blur-sigma", type=float, default=defaults.blur_sigma, help="Gaussian sigma of --degradation blur")
     tr.add_argument("--noise-sigma", type=float, default=defaults.noise_sigma,
                     help="noise of --degradation noise, in 0..255 units")
@@ -461,13 +499,27 @@ def _upscale_stream(args, start: float) -> int:
     return EXIT_OK
 
 
+def _cmd_restore(args) -> int:
+    """Scale-1 restoration through the upscale path: only the model differs."""
+    from .weights import RESTORE_TASKS
+
+    if args.task not in RESTORE_TASKS:
+        raise SRCNNError(f"unknown task {args.task!r}: choose from {', '.join(RESTORE_TASKS)}")
+    if not args.model:
+        degradation = {"denoise": "noise:0-50", "jpeg": "jpeg:5-90"}[args.task]
+        raise SRCNNError(f"no shipped model for --task {args.task} yet: train one with `srcnn train --scale 1 "
+                         f"--degradation {degradation} ...` and pass its best.safetensors as --model")
+    args.scale, args.method = 1, "srcnn"
+    return _cmd_upscale(args)
+
+
 def _cmd_evaluate(args) -> int:
     from .evaluate import evaluate_folder, summary
 
     start = time.perf_counter()
     upscaler = _upscaler_from(args)
-    scores = evaluate_folder(args.data_dir, args.scale, upscaler)
-    result = summary(scores)
+    scores = evaluate_folder(args.data_dir, args.scale, upscaler, args.degradation, args.seed)
+    result = {"degradation": args.degradation, "seed": args.seed, **summary(scores)}
     width = max(len(s.name) for s in scores)
     print(f"{'image':<{width}}  {'PSNR':>7}  {'SSIM':>6}")
     for s in scores:
@@ -636,7 +688,7 @@ def main(argv: list[str] | None = None) -> int:
     # Under torchrun only rank 0 reports progress; the others speak up for warnings alone.
     level = logging.INFO if os.environ.get("RANK", "0") == "0" else logging.WARNING
     logging.basicConfig(level=level, format="srcnn: %(message)s")
-    handlers = {"upscale": _cmd_upscale, "evaluate": _cmd_evaluate, "train": _cmd_train, "export": _cmd_export,
+    handlers = {"upscale": _cmd_upscale, "restore": _cmd_restore, "evaluate": _cmd_evaluate, "train": _cmd_train, "export": _cmd_export,
                 "models": _cmd_models, "reproduce": _cmd_reproduce, "learn-dictionary": _cmd_learn_dictionary,
                 "serve": _cmd_serve, "batch": _cmd_batch}
     try:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .color import to_plane
-from .degrade import degrade, make_input
+from .degrade import Degradation, parse_degradation
 from .imageio import read_image
 from .resize import imresize, modcrop
 
@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 class Pair:
     name: str
     input: np.ndarray  # float32 (h, w[, 3]) in [0, 1]: degraded, then upscaled back for an "hr"-grid
-    #                    model (SRCNN) or left at LR for an "lr"-grid one (FSRCNN); clean for 'noise'
+    #                    model (SRCNN) or left at LR for an "lr"-grid one (FSRCNN); the clean HR
+    #                    image for a random degradation, which is applied per patch
     target: np.ndarray  # float32 (h * f, w * f[, 3]), f = 1 ("hr" grid) or the scale ("lr" grid)
 
     @property
@@ -46,13 +47,14 @@ def split_validation(paths: list[Path], count: int) -> tuple[list[Path], list[Pa
     return [p for p in paths if p not in val], [p for p in paths if p in val]
 
 
-def load_pairs(paths: list[Path], scale: int, degradation: str = "bicubic", channels: int = 1,
+def load_pairs(paths: list[Path], scale: int, degradation: "str | Degradation" = "bicubic", channels: int = 1,
                min_size: int = 0, hr_scales: tuple[float, ...] = (), input_grid: str = "hr",
                **degrade_kwargs) -> list[Pair]:
     """Decode, degrade and (for ``input_grid="hr"``) upscale back every image; ``"lr"`` keeps the
     LR image as the input. Unreadable images are logged and skipped.
     ``hr_scales`` adds down-scaled copies of each HR image (e.g. 0.9 ... 0.6, as FSRCNN augments):
     more kinds of detail per image for a small training set."""
+    degradation = parse_degradation(degradation, **degrade_kwargs)
     pairs = []
     for path in paths:
         try:
@@ -67,15 +69,9 @@ def load_pairs(paths: list[Path], scale: int, degradation: str = "bicubic", chan
             if min(plane.shape[:2]) < max(min_size, scale):
                 log.warning("skipping %s: smaller than a patch", name)
                 continue
-            if degradation == "noise":
-                # Noise is drawn fresh for every patch; the stored input is the clean image.
-                target = modcrop(plane, scale)
-                inp = target
-            elif input_grid == "lr":
-                target = modcrop(plane, scale)
-                inp = degrade(target, scale, degradation, **degrade_kwargs)
-            else:
-                inp, target = make_input(plane, scale, degradation, **degrade_kwargs)
+            target = modcrop(plane, scale)
+            # A random degradation is drawn fresh for every patch; the stored input is the clean image.
+            inp = target if degradation.random else degradation.network_input(target, scale, input_grid)
             pairs.append(Pair(name, inp.astype(np.float32), target.astype(np.float32)))
     return pairs
 
@@ -85,12 +81,20 @@ class _PatchSource:
     ``world`` ranks takes its own contiguous share of it; flips, rotations and noise belong to the
     patch's place in the global batch, so any split of the batch yields the same patches."""
 
-    def __init__(self, patch_size: int, batch_size: int, augment: bool, seed: int, noise_sigma: float | None):
+    def __init__(self, patch_size: int, batch_size: int, augment: bool, seed: int, noise_sigma: float | None,
+                 degradation: "str | Degradation | None" = None, scale: int = 1, input_grid: str = "hr"):
         self.patch_size = patch_size
         self.batch_size = batch_size
         self.augment = augment
         self.seed = seed
-        self.noise_sigma = noise_sigma
+        if degradation is None and noise_sigma is not None:
+            degradation = Degradation("noise", noise_sigma, noise_sigma)
+        degradation = parse_degradation(degradation) if degradation is not None else None
+        # A random degradation is applied here, per patch, to the clean HR patch (raw patches are
+        # then (clean, clean)); a deterministic one was applied once per image.
+        self.per_patch = degradation if degradation is not None and degradation.random else None
+        self.scale = scale
+        self.input_grid = input_grid
 
     def _raw_patches(self, step: int, ks: range) -> list[tuple[np.ndarray, np.ndarray]]:
         raise NotImplementedError
@@ -109,9 +113,10 @@ class _PatchSource:
                 x, y = np.rot90(x, rot), np.rot90(y, rot)
                 if flip:
                     x, y = x[:, ::-1], y[:, ::-1]
-            if self.noise_sigma is not None:
-                noise = np.random.default_rng([self.seed, 4, step, k]).normal(0.0, self.noise_sigma / 255.0, x.shape)
-                x = x + noise
+            if self.per_patch is not None:
+                rng = np.random.default_rng([self.seed, 4, step, k])
+                x = self.per_patch.network_input(np.ascontiguousarray(y, dtype=np.float64), self.scale,
+                                                 self.input_grid, rng)
             inputs.append(x)
             targets.append(y)
         x = np.stack(inputs).astype(np.float32)
@@ -128,8 +133,9 @@ class PatchSampler(_PatchSource):
     """Patches cut from pairs held in memory: random crops, or the paper's grid of sub-images."""
 
     def __init__(self, pairs: list[Pair], patch_size: int, batch_size: int, *, mode: str = "random",
-                 stride: int = 14, augment: bool = True, seed: int = 0, noise_sigma: float | None = None):
-        super().__init__(patch_size, batch_size, augment, seed, noise_sigma)
+                 stride: int = 14, augment: bool = True, seed: int = 0, noise_sigma: float | None = None,
+                 degradation: "str | Degradation | None" = None, scale: int = 1, input_grid: str = "hr"):
+        super().__init__(patch_size, batch_size, augment, seed, noise_sigma, degradation, scale, input_grid)
         if mode not in ("random", "grid"):
             raise ValueError(f"patch mode must be 'random' or 'grid', got {mode!r}")
         self.pairs = [p for p in pairs if min(p.target.shape[:2]) >= patch_size]
@@ -198,19 +204,19 @@ class StreamingPatches(_PatchSource):
     """
 
     def __init__(self, paths: list[Path], scale: int, patch_size: int, batch_size: int, *,
-                 degradation: str = "bicubic", channels: int = 1, augment: bool = True, seed: int = 0,
-                 noise_sigma: float | None = None, input_grid: str = "hr", **degrade_kwargs):
-        super().__init__(patch_size, batch_size, augment, seed, noise_sigma)
+                 degradation: "str | Degradation" = "bicubic", channels: int = 1, augment: bool = True,
+                 seed: int = 0, noise_sigma: float | None = None, input_grid: str = "hr", **degrade_kwargs):
+        if noise_sigma is not None:
+            degrade_kwargs["noise_sigma"] = noise_sigma
+        degradation = parse_degradation(degradation, **degrade_kwargs)
+        super().__init__(patch_size, batch_size, augment, seed, None, degradation, scale, input_grid)
         if not paths:
             raise ValueError("no training images")
         if input_grid == "lr" and patch_size % scale:
             raise ValueError(f"patch size {patch_size} is not a multiple of the scale {scale}")
-        self.input_grid = input_grid
         self.paths = list(paths)
-        self.scale = scale
         self.degradation = degradation
         self.channels = channels
-        self.degrade_kwargs = degrade_kwargs
         # Bicubic reaches 2 * scale HR pixels down and 2 * scale up: keep the border out of the patch.
         self.margin = -(-(4 * scale + 2) // scale) * scale
         self.bad: set[int] = set()
@@ -261,15 +267,15 @@ class StreamingPatches(_PatchSource):
         for k in ks:
             plane, r, c = self.locate(step, k)
             crop = plane[r : r + region, c : c + region].astype(np.float64) / 255.0
-            if self.degradation == "noise":
-                inp, target = crop, crop
-            elif self.input_grid == "lr":
-                lr = degrade(crop, s, self.degradation, **self.degrade_kwargs)
-                out.append((lr[o // s : (o + P) // s, o // s : (o + P) // s], crop[o : o + P, o : o + P]))
+            target = crop[o : o + P, o : o + P]
+            if self.per_patch is not None:  # degraded in batch(), per patch
+                out.append((target, target))
                 continue
+            inp = self.degradation.network_input(crop, s, self.input_grid)
+            if self.input_grid == "lr":
+                out.append((inp[o // s : (o + P) // s, o // s : (o + P) // s], target))
             else:
-                inp, target = make_input(crop, self.scale, self.degradation, **self.degrade_kwargs)
-            out.append((inp[o : o + P, o : o + P], target[o : o + P, o : o + P]))
+                out.append((inp[o : o + P, o : o + P], target))
         return out
 
 

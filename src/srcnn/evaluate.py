@@ -8,6 +8,8 @@ shaved from every border. This gives the published bicubic numbers (Set5 33.66 /
 
 from __future__ import annotations
 
+import zlib
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -17,7 +19,7 @@ import numpy as np
 from .color import quantize, to_plane
 from .imageio import list_images, read_image
 from .metrics import psnr, ssim
-from .degrade import degrade
+from .degrade import Degradation, parse_degradation
 from .resize import modcrop
 
 __all__ = ["ImageScore", "evaluate_plane", "evaluate_images", "evaluate_folder", "summary"]
@@ -33,14 +35,17 @@ class ImageScore:
     ssim: float
 
 
-def evaluate_plane(hr_plane: np.ndarray, scale: int, method: PlaneUpscaler, degradation: str = "bicubic",
+def evaluate_plane(hr_plane: np.ndarray, scale: int, method: PlaneUpscaler,
+                   degradation: "str | Degradation" = "bicubic", *, rng: np.random.Generator | None = None,
                    **degrade_kwargs) -> tuple[float, float]:
     """(PSNR, SSIM) of ``method`` on one uint8 HR plane (Y, or RGB for RGB models), LR made by
-    ``degradation``; the scores are on the luma of the rounded result."""
+    ``degradation``; the scores are on the luma of the rounded result. A random degradation draws
+    from ``rng`` (default: seed 0, the same draw every validation)."""
     hr = modcrop(hr_plane, scale)
-    if degradation == "noise":
-        degrade_kwargs.setdefault("rng", np.random.default_rng(0))  # the same noise every validation
-    lr = degrade(hr.astype(np.float64) / 255.0, scale, degradation, **degrade_kwargs)
+    degradation = parse_degradation(degradation, **degrade_kwargs)
+    if degradation.random and rng is None:
+        rng = np.random.default_rng(0)
+    lr = degradation.lr(hr.astype(np.float64) / 255.0, scale, rng)
     sr = method(lr, scale)
     if sr.shape != hr.shape:
         raise ValueError(f"method returned {sr.shape}, expected {hr.shape}")
@@ -48,19 +53,25 @@ def evaluate_plane(hr_plane: np.ndarray, scale: int, method: PlaneUpscaler, degr
     return psnr(hr, sr8, scale), ssim(hr, sr8, scale)
 
 
-def evaluate_images(images: Iterable[tuple[str, np.ndarray]], scale: int, method: PlaneUpscaler) -> list[ImageScore]:
-    """Score ``method`` on (name, uint8 image) pairs."""
+def evaluate_images(images: Iterable[tuple[str, np.ndarray]], scale: int, method: PlaneUpscaler,
+                    degradation: "str | Degradation" = "bicubic", seed: int = 0) -> list[ImageScore]:
+    """Score ``method`` on (name, uint8 image) pairs. A random ``degradation`` draws from a Generator
+    seeded by (``seed``, the image's name), so a score is repeatable to the bit whatever the order
+    or the other images."""
     channels = getattr(method, "channels", 1)
+    degradation = parse_degradation(degradation)
     scores = []
     for name, image in images:
-        p, s = evaluate_plane(to_plane(image, channels), scale, method)
+        rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+        p, s = evaluate_plane(to_plane(image, channels), scale, method, degradation, rng=rng)
         scores.append(ImageScore(name, p, s))
     return scores
 
 
-def evaluate_folder(data_dir: str | Path, scale: int, method: PlaneUpscaler) -> list[ImageScore]:
+def evaluate_folder(data_dir: str | Path, scale: int, method: PlaneUpscaler,
+                    degradation: "str | Degradation" = "bicubic", seed: int = 0) -> list[ImageScore]:
     paths = list_images(data_dir)
-    return evaluate_images(((p.stem, read_image(p)) for p in paths), scale, method)
+    return evaluate_images(((p.stem, read_image(p)) for p in paths), scale, method, degradation, seed)
 
 
 def summary(scores: list[ImageScore]) -> dict:

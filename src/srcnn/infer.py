@@ -176,7 +176,10 @@ class Upscaler:
 
     def upscale_picture(self, picture: Picture) -> Picture:
         """Pixels through :meth:`upscale_array`, alpha by bicubic alone, metadata carried over."""
-        alpha = None if picture.alpha is None else Upscaler(None, self.scale).upscale_array(picture.alpha)
+        if picture.alpha is None or self.scale == 1:  # a scale-1 restorer leaves alpha as it is
+            alpha = picture.alpha
+        else:
+            alpha = Upscaler(None, self.scale).upscale_array(picture.alpha)
         return Picture(self.upscale_array(picture.pixels), alpha, dict(picture.info))
 
     def upscale_array(self, image: np.ndarray) -> np.ndarray:

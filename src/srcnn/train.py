@@ -347,8 +347,8 @@ def validate(model: torch.nn.Module, val_images: list[tuple[str, np.ndarray]], c
     """Mean PSNR / SSIM on the validation images, with the evaluation protocol."""
     model.eval()
     upscaler = Upscaler(model, cfg.scale, "bf16" if dtype is not None else "fp32", device)
-    scores = [evaluate_plane(img, cfg.scale, upscaler, degradation=cfg.degradation,
-                            blur_sigma=cfg.blur_sigma, noise_sigma=cfg.noise_sigma) for _, img in val_images]
+    degradation = training_degradation(cfg)
+    scores = [evaluate_plane(img, cfg.scale, upscaler, degradation=degradation) for _, img in val_images]
     model.train()
     return float(np.mean([s[0] for s in scores])), float(np.mean([s[1] for s in scores]))
 
@@ -368,16 +368,29 @@ def _setup_distributed(device: torch.device) -> tuple[int, int, torch.device]:
 
 
 def _patch_source(cfg: TrainConfig, train_paths: list[Path], input_grid: str):
-    noise = cfg.noise_sigma if cfg.degradation == "noise" else None
-    degrade_kwargs = {"blur_sigma": cfg.blur_sigma} if cfg.degradation == "blur" else {}
+    degradation = training_degradation(cfg)
     if cfg.stream:
-        return StreamingPatches(train_paths, cfg.scale, cfg.patch_size, cfg.batch_size, degradation=cfg.degradation,
-                                channels=cfg.channels, seed=cfg.seed, noise_sigma=noise, input_grid=input_grid,
-                                **degrade_kwargs)
-    pairs = load_pairs(train_paths, cfg.scale, cfg.degradation, cfg.channels, cfg.patch_size,
-                       tuple(cfg.hr_scales), input_grid, **degrade_kwargs)
+        return StreamingPatches(train_paths, cfg.scale, cfg.patch_size, cfg.batch_size, degradation=degradation,
+                                channels=cfg.channels, seed=cfg.seed, input_grid=input_grid)
+    pairs = load_pairs(train_paths, cfg.scale, degradation, cfg.channels, cfg.patch_size,
+                       tuple(cfg.hr_scales), input_grid)
     return PatchSampler(pairs, cfg.patch_size, cfg.batch_size, mode=cfg.patch_mode, stride=cfg.stride,
-                        augment=cfg.patch_mode == "random", seed=cfg.seed, noise_sigma=noise)
+                        augment=cfg.patch_mode == "random", seed=cfg.seed, degradation=degradation,
+                        scale=cfg.scale, input_grid=input_grid)
+
+
+def task_metadata(cfg: TrainConfig) -> dict[str, str]:
+    """``{"task": ...}`` for a scale-1 model (denoise for noise, jpeg for JPEG), which `srcnn restore`
+    requires; nothing for an up-scaler."""
+    task = training_degradation(cfg).task if cfg.scale == 1 else None
+    return {"task": task} if task else {}
+
+
+def training_degradation(cfg: TrainConfig):
+    """The config's degradation as an object (``--blur-sigma`` / ``--noise-sigma`` fill a bare name)."""
+    from .degrade import parse_degradation
+
+    return parse_degradation(cfg.degradation, blur_sigma=cfg.blur_sigma, noise_sigma=cfg.noise_sigma)
 
 
 def _agree(value: float, world: int, device: torch.device) -> float:
@@ -486,7 +499,7 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
             if val_psnr > best["psnr"]:
                 best = {"psnr": val_psnr, "ssim": val_ssim, "step": step}
                 save_model(model, best_path, cfg.scale, val_psnr=round(val_psnr, 4), step=step,
-                           recipe=cfg.recipe, degradation=cfg.degradation)
+                           recipe=cfg.recipe, degradation=cfg.degradation, **task_metadata(cfg))
             monitor = f"{validate(model, monitor_images, cfg, device, dtype)[0]:.4f}" if monitor_images else ""
             with log_path.open("a", newline="") as f:
                 csv.writer(f).writerow([step, step * cfg.batch_size, f"{np.mean(running):.6g}", f"{val_psnr:.4f}",

@@ -40,6 +40,24 @@ def save_model(model: SRCNN, path: str | Path, scale: int, **extra: object) -> N
     atomic_save_safetensors(model.state_dict(), path, meta)
 
 
+RESTORE_TASKS = ("denoise", "jpeg")
+
+
+def load_restorer(path: str | Path, task: str) -> tuple[SRCNN, dict[str, str]]:
+    """A scale-1 restoration model for ``task`` (``denoise`` or ``jpeg``), as its metadata declares."""
+    if task not in RESTORE_TASKS:
+        raise SRCNNError(f"unknown task {task!r}: choose from {', '.join(RESTORE_TASKS)}")
+    meta = read_metadata(path)
+    file_scale = meta.get("scale", "?")
+    if file_scale != "1":
+        raise SRCNNError(f"{path}: an x{file_scale} super-resolution model, not a scale-1 restoration model; "
+                         f"use it with `srcnn upscale --scale {file_scale}`")
+    if meta.get("task") != task:
+        declared = f"task {meta['task']}" if meta.get("task") else "no task in its metadata"
+        raise SRCNNError(f"{path}: a restoration model for {declared}, not {task}")
+    return load_model(path, scale=1)
+
+
 def read_metadata(path: str | Path) -> dict[str, str]:
     path = Path(path)
     if not path.is_file():
@@ -63,6 +81,10 @@ def load_model(path: str | Path, scale: int | None = None) -> tuple[SRCNN, dict[
     except (KeyError, ValueError) as exc:
         raise SRCNNError(f"{path}: weights with unreadable metadata ({exc})") from None
     if scale is not None and file_scale != scale:
+        if file_scale == 1:
+            task = meta.get("task", "denoise|jpeg")
+            raise SRCNNError(f"{path}: a scale-1 restoration model (task {task}), not an x{scale} up-scaler; "
+                             f"use `srcnn restore --task {task} --model {path}`")
         raise SRCNNError(f"{path}: these weights are for x{file_scale}, not x{scale}")
     try:
         model.load_state_dict(load_file(str(path)))
