@@ -17,8 +17,9 @@ training batch is a function of (seed, step) and an evaluation is repeatable to 
 - ``jpeg:75`` / ``jpeg:30-95``: the bicubic LR image, rounded to uint8 and encoded by Pillow at that
   quality (a range draws an integer quality uniformly, ends included); a Y plane is encoded as a
   grey JPEG, RGB as a colour one (Pillow's default 4:2:0 chroma subsampling).
-- ``real``: a camera-then-website chain with these ranges, each drawn uniformly:
-  Gaussian blur of the HR image, sigma 0.2-1.5 HR pixels; down-scaling by s with bicubic (MATLAB),
+- ``real``: with probability ``REAL_CLEAN_SHARE`` (0.2) the clean bicubic LR image, so a model trained
+  on it keeps the paper's setting; otherwise a camera-then-website chain with these ranges, each drawn
+  uniformly: Gaussian blur of the HR image, sigma 0.2-1.5 HR pixels; down-scaling by s with bicubic (MATLAB),
   bilinear or area (Pillow), one of the three at random (skipped at scale 1); Gaussian noise,
   sigma 0-15 of 255; rounding to uint8 and JPEG at quality 40-95.
 
@@ -46,6 +47,7 @@ __all__ = ["DEGRADATIONS", "Degradation", "parse_degradation", "degrade", "make_
 DEGRADATIONS = ("bicubic", "blur", "subsample", "noise", "jpeg", "real")
 DEFAULT_BLUR_SIGMA = 1.6
 DEFAULT_NOISE_SIGMA = 25.0
+REAL_CLEAN_SHARE = 0.2  # clean inputs still arrive; without them the model over-sharpens them
 REAL_BLUR_SIGMA = (0.2, 1.5)
 REAL_NOISE_SIGMA = (0.0, 15.0)
 REAL_JPEG_QUALITY = (40, 95)
@@ -143,6 +145,8 @@ class Degradation:
         if name == "subsample":
             return hr[::scale, ::scale].copy()
         if name == "real":
+            if rng.random() < REAL_CLEAN_SHARE:
+                return hr if scale == 1 else imresize(hr, 1 / scale)
             image = _gaussian_blur(hr, float(rng.uniform(*REAL_BLUR_SIGMA)))
             method = REAL_RESIZERS[int(rng.integers(len(REAL_RESIZERS)))]
             if scale > 1:

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# CPU training of the issue-14 models (no GPU lent): the blind denoiser and JPEG-artefact remover
+# (scale 1, AR-CNN's 9-7-1-5 depth with a global skip), then the real-world x2/x3/x4 models
+# fine-tuned from the shipped clean ones on the `real` chain. Two runs at once, one torch thread each
+# (on 2 cores that beats one run on two threads). Resumable: rerun the same command to continue.
+#   scripts/train_real_on_cpu.sh DATA_DIR RUNS_DIR STAGE [SECONDS]
+# STAGE: restore (denoise + jpeg), real-x3 (FSRCNN + 9-5-5), real-x2x4 (FSRCNN x2 and x4).
+# Checkpoints are chosen on the validation split held out of the training images (never Set5/Set14).
+set -u
+data=${1:?DATA_DIR}; runs=${2:?RUNS_DIR}; stage=${3:?STAGE}; seconds=${4:-3000}
+export PYTHONUNBUFFERED=1
+mkdir -p "$runs"
+common=(--data "$data/T91" "$data/BSD200" --hr-scales 0.9 0.8 0.7 0.6 --steps 1000000
+        --time-limit "$seconds" --val-every 500 --precision auto --threads 1 --quiet)
+run() {  # NAME ARGS...: one training run in the background, resumed if its folder exists
+    local name=$1; shift
+    local resume=(); [ -f "$runs/$name/config.json" ] && resume=(--resume)
+    srcnn train "${common[@]}" --out "$runs/$name" "${resume[@]}" "$@" >>"$runs/$name.log" 2>&1 &
+}
+pre=src/srcnn/pretrained
+case $stage in
+  restore)
+    run denoise --scale 1 --arch 9-7-1-5 --n1 64 --n2 32 --residual --degradation noise:0-50 --patch-size 40
+    run jpeg --scale 1 --arch 9-7-1-5 --n1 64 --n2 32 --residual --degradation jpeg:5-90 --patch-size 40 ;;
+  real-x3)
+    run fsrcnn_real_x3 --family fsrcnn --upsampler deconv --scale 3 --patch-size 48 --degradation real \
+        --init-from $pre/fsrcnn_x3.safetensors --lr 3e-4 --warmup-steps 100
+    run srcnn_real_x3 --scale 3 --degradation real --init-from $pre/srcnn_9-5-5_x3.safetensors \
+        --lr 3e-4 --warmup-steps 100 ;;
+  real-x2x4)
+    run fsrcnn_real_x2 --family fsrcnn --scale 2 --patch-size 40 --degradation real \
+        --init-from $pre/fsrcnn_x2.safetensors --lr 3e-4 --warmup-steps 100
+    run fsrcnn_real_x4 --family fsrcnn --scale 4 --patch-size 64 --degradation real \
+        --init-from $pre/fsrcnn_x4.safetensors --lr 3e-4 --warmup-steps 100 ;;
+  *) echo "unknown stage $stage: restore, real-x3 or real-x2x4" >&2; exit 2 ;;
+esac
+wait
