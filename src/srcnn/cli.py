@@ -189,14 +189,18 @@ def _parser() -> argparse.ArgumentParser:
                                     "--degradation noise:0-50 makes a denoiser, jpeg:5-90 a JPEG-artefact remover).\n"
                                     "Inputs, outputs, formats, tiles and errors work exactly as in `srcnn upscale`.")
     rs.add_argument("--task", required=True, metavar="TASK", help="denoise or jpeg: what the model must be for")
-    rs.add_argument("--model", metavar="PATH",
-                    help="a scale-1 .safetensors file whose metadata names --task (default: none; none is shipped yet)")
+    rs.add_argument("--model", metavar="NAME_OR_PATH",
+                    help="a shipped restorer's name or a scale-1 .safetensors file whose metadata names --task "
+                         "(default: the shipped model for --task, see `srcnn models`)")
     _add_picture_options(rs)
 
     ev = sub.add_parser("evaluate", help="PSNR / SSIM on a folder of HR images, with the papers' protocol")
     ev.add_argument("data_dir", metavar="DATA_DIR", help="a folder of high-resolution images (e.g. Set5)")
-    ev.add_argument("--scale", type=int, required=True, choices=SCALES, help="up-scaling factor")
-    ev.add_argument("--model", help="a shipped model's name or a .safetensors file (default: the shipped model for --scale)")
+    ev.add_argument("--scale", type=int, required=True, choices=(1,) + SCALES,
+                    help="up-scaling factor; 1 scores a restorer (--model denoise or jpeg) or, with --method "
+                         "bicubic, the degraded input itself")
+    ev.add_argument("--model", help="a shipped model's name or kind, or a .safetensors file (default: the shipped "
+                                    "model for --scale)")
     ev.add_argument("--method", choices=METHODS, default="srcnn", help="what to score; --model needs srcnn")
     ev.add_argument("--json", metavar="FILE", help="also write the scores as JSON (default: none)")
     ev.add_argument("--degradation", default="bicubic", type=_degradation_spec,
@@ -505,10 +509,6 @@ def _cmd_restore(args) -> int:
 
     if args.task not in RESTORE_TASKS:
         raise SRCNNError(f"unknown task {args.task!r}: choose from {', '.join(RESTORE_TASKS)}")
-    if not args.model:
-        degradation = {"denoise": "noise:0-50", "jpeg": "jpeg:5-90"}[args.task]
-        raise SRCNNError(f"no shipped model for --task {args.task} yet: train one with `srcnn train --scale 1 "
-                         f"--degradation {degradation} ...` and pass its best.safetensors as --model")
     args.scale, args.method = 1, "srcnn"
     return _cmd_upscale(args)
 

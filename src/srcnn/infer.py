@@ -92,7 +92,7 @@ class Upscaler:
 
     def __init__(self, model: nn.Module | None, scale: int, precision: str = "fp32", device: str | torch.device = "cpu",
                  tile: int | None = None, progress: Callable[[int, int], None] | None = None):
-        if scale not in SCALES and not (model is not None and scale == 1):
+        if scale not in SCALES and scale != 1:  # scale 1: a restorer, or (no model) the input as it is
             raise SRCNNError(f"unsupported scale {scale}: choose from {', '.join(map(str, SCALES))}")
         if tile is not None and tile < 0:
             raise SRCNNError(f"tile size must be positive (or 0 for none), got {tile}")
@@ -319,8 +319,12 @@ def upscale(image, scale: int = 3, model: str | nn.Module | None = None, method:
 
 def make_upscaler(scale: int, model: str | nn.Module | None = None, method: str = "srcnn",
                   precision: str = "fp32", device: str = "cpu", tile: int | None = None) -> Upscaler:
-    if scale not in SCALES:
+    if scale not in SCALES and scale != 1:
         raise SRCNNError(f"unsupported scale {scale}: choose from {', '.join(map(str, SCALES))}")
+    if scale == 1 and method == "srcnn" and model is None:
+        raise SRCNNError("scale 1 runs a restoration model: pass --model denoise, jpeg or a scale-1 weights file")
+    if scale == 1 and method == "sparse-coding":
+        raise SRCNNError("sparse coding up-scales; at scale 1 choose --method srcnn (a restorer) or bicubic (the input as it is)")
     if model is not None and method != "srcnn":
         raise SRCNNError(f"a model applies to --method srcnn only, not {method}: drop --model or --method")
     if method == "bicubic":

@@ -43,10 +43,21 @@ def save_model(model: SRCNN, path: str | Path, scale: int, **extra: object) -> N
 RESTORE_TASKS = ("denoise", "jpeg")
 
 
-def load_restorer(path: str | Path, task: str) -> tuple[SRCNN, dict[str, str]]:
-    """A scale-1 restoration model for ``task`` (``denoise`` or ``jpeg``), as its metadata declares."""
+def load_restorer(model: str | Path | None, task: str) -> tuple[SRCNN, dict[str, str]]:
+    """A scale-1 restoration model for ``task`` (``denoise`` or ``jpeg``): the shipped one for the
+    task (``model`` None or the task's name), a shipped model's name, or a weights file whose
+    metadata declares the task."""
     if task not in RESTORE_TASKS:
         raise SRCNNError(f"unknown task {task!r}: choose from {', '.join(RESTORE_TASKS)}")
+    if model is None or str(model).lower() == task:
+        shipped = find_weights(task, 1)
+        if shipped is None:
+            raise SRCNNError(f"no shipped model for --task {task}; pass --model PATH")
+        path = shipped.entry.path
+    elif str(model) in Weights.__members__:
+        path = Weights[str(model)].entry.path
+    else:
+        path = Path(model)
     meta = read_metadata(path)
     file_scale = meta.get("scale", "?")
     if file_scale != "1":
@@ -105,7 +116,7 @@ class WeightsEntry:
     widths: tuple[int, ...]  # SRCNN: n1, n2; FSRCNN: d, s, m
     params: int
     family: str = "srcnn"
-    alias: str = ""  # what `--model ALIAS` picks at this entry's scale: srcnn, fsrcnn, fsrcnn-s
+    alias: str = ""  # what `--model ALIAS` picks at this entry's scale: one of ALIASES
     metrics: dict = field(default_factory=dict)  # {"Set5": (psnr, ssim), ...} from `srcnn evaluate`, fp32
     recipe: str = ""  # the command(s) that trained it
     train_minutes: float = 0.0  # wall time of those commands, on ``trained_on``
@@ -220,7 +231,9 @@ class Weights(Enum):
         return self.value
 
 
-ALIASES = ("srcnn", "fsrcnn", "fsrcnn-s")
+# Kinds a user names with --model: each picks the shipped model of its kind at the requested scale
+# (the restoration tasks' models are at scale 1).
+ALIASES = ("srcnn", "fsrcnn", "fsrcnn-s", "real", "srcnn-real") + RESTORE_TASKS
 DEFAULT_ALIAS = "fsrcnn"  # what `srcnn upscale` runs without --model: FSRCNN beats the 9-5-5 at every scale, on validation too
 
 
