@@ -3,11 +3,16 @@
 # (scale 1, AR-CNN's 9-7-1-5 depth with a global skip), then the real-world x2/x3/x4 models
 # fine-tuned from the shipped clean ones on the `real` chain. Two runs at once, one torch thread each
 # (on 2 cores that beats one run on two threads). Resumable: rerun the same command to continue.
-#   scripts/train_real_on_cpu.sh DATA_DIR RUNS_DIR STAGE [SECONDS]
-# STAGE: restore (denoise + jpeg), real-x3 (FSRCNN + 9-5-5), real-x2x4 (FSRCNN x2 and x4).
+#   scripts/train_real_on_cpu.sh DATA_DIR RUNS_DIR STAGE [SECONDS]   (training seconds a run, default 1200)
+# STAGE (each runs two trainings at once):
+#   restore:   the denoiser from scratch, and the JPEG remover started from the denoiser's weights
+#              (AR-CNN's transfer; from scratch its ReLUs died within 1,000 steps at lr 1e-3).
+#              Needs RUNS_DIR/denoise_start.safetensors: an early best.safetensors of the denoiser.
+#   real-a:    FSRCNN real x3 and x2, fine-tuned from the shipped clean FSRCNNs on the `real` chain.
+#   real-b:    FSRCNN real x4 and the 9-5-5 real x3, the same way.
 # Checkpoints are chosen on the validation split held out of the training images (never Set5/Set14).
 set -u
-data=${1:?DATA_DIR}; runs=${2:?RUNS_DIR}; stage=${3:?STAGE}; seconds=${4:-3000}
+data=${1:?DATA_DIR}; runs=${2:?RUNS_DIR}; stage=${3:?STAGE}; seconds=${4:-1200}
 export PYTHONUNBUFFERED=1
 mkdir -p "$runs"
 common=(--data "$data/T91" "$data/BSD200" --hr-scales 0.9 0.8 0.7 0.6 --steps 1000000
@@ -21,17 +26,18 @@ pre=src/srcnn/pretrained
 case $stage in
   restore)
     run denoise --scale 1 --arch 9-7-1-5 --n1 64 --n2 32 --residual --degradation noise:0-50 --patch-size 40
-    run jpeg --scale 1 --arch 9-7-1-5 --n1 64 --n2 32 --residual --degradation jpeg:5-90 --patch-size 40 ;;
-  real-x3)
+    run jpeg --scale 1 --arch 9-7-1-5 --n1 64 --n2 32 --residual --degradation jpeg:5-90 --patch-size 40 \
+        --init-from "$runs/denoise_start.safetensors" --lr 5e-4 ;;
+  real-a)
     run fsrcnn_real_x3 --family fsrcnn --upsampler deconv --scale 3 --patch-size 48 --degradation real \
         --init-from $pre/fsrcnn_x3.safetensors --lr 3e-4 --warmup-steps 100
-    run srcnn_real_x3 --scale 3 --degradation real --init-from $pre/srcnn_9-5-5_x3.safetensors \
-        --lr 3e-4 --warmup-steps 100 ;;
-  real-x2x4)
     run fsrcnn_real_x2 --family fsrcnn --scale 2 --patch-size 40 --degradation real \
-        --init-from $pre/fsrcnn_x2.safetensors --lr 3e-4 --warmup-steps 100
+        --init-from $pre/fsrcnn_x2.safetensors --lr 3e-4 --warmup-steps 100 ;;
+  real-b)
+    run srcnn_real_x3 --scale 3 --degradation real --init-from $pre/srcnn_9-5-5_x3.safetensors \
+        --lr 3e-4 --warmup-steps 100
     run fsrcnn_real_x4 --family fsrcnn --scale 4 --patch-size 64 --degradation real \
         --init-from $pre/fsrcnn_x4.safetensors --lr 3e-4 --warmup-steps 100 ;;
-  *) echo "unknown stage $stage: restore, real-x3 or real-x2x4" >&2; exit 2 ;;
+  *) echo "unknown stage $stage: restore, real-a or real-b" >&2; exit 2 ;;
 esac
 wait

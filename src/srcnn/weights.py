@@ -117,7 +117,8 @@ class WeightsEntry:
     params: int
     family: str = "srcnn"
     alias: str = ""  # what `--model ALIAS` picks at this entry's scale: one of ALIASES
-    metrics: dict = field(default_factory=dict)  # {"Set5": (psnr, ssim), ...} from `srcnn evaluate`, fp32
+    # {"Set5": (psnr, ssim), "Set14 jpeg:75": ...}: `srcnn evaluate SET [--degradation D]`, fp32, seed 0
+    metrics: dict = field(default_factory=dict)
     recipe: str = ""  # the command(s) that trained it
     train_minutes: float = 0.0  # wall time of those commands, on ``trained_on``
     trained_on: str = "2-core CPU (AMD EPYC, AVX-512 BF16)"
