@@ -15,7 +15,9 @@ from conftest import shapes_image, smooth_image
 
 SECTIONS = ["# SRCNN reproduction report", "## Training runs", "## 1. Comparison", "## 2. Filter numbers",
             "## 3. Filter sizes", "## 4. Convergence", "## 5. Zoomed crops", "## 6. Training degradation",
-            "## 7. Where we differ from the paper and why", "## 8. Speed and quality"]
+            "## 7. Where we differ from the paper and why", "## 8. Speed and quality", "## 9. Real inputs",
+            "### Gain over bicubic on degraded LR inputs", "### Denoising", "### JPEG artefacts",
+            "### Zoomed crops of a JPEG input"]
 
 PUBLISHED = """dataset,scale,method,variant,training_data,psnr_y,ssim_y,source
 Set5,3,bicubic,,,30.39,,test
@@ -55,7 +57,7 @@ def test_quick_reproduce_writes_the_report_and_reuses_its_runs(data, tmp_path, c
     with caplog.at_level(logging.INFO, logger="srcnn.report"):
         assert main(argv) == 0, capsys.readouterr().err
     progress = [r.getMessage() for r in caplog.records if r.name == "srcnn.report"]
-    assert [m.split(":")[0] for m in progress] == [f"report {i}/8" for i in range(1, 9)]  # a line per section
+    assert [m.split(":")[0] for m in progress] == [f"report {i}/9" for i in range(1, 10)]  # a line per section
 
     report = (out / "report.md").read_text()
     positions = [report.find(heading) for heading in SECTIONS]
@@ -67,7 +69,8 @@ def test_quick_reproduce_writes_the_report_and_reuses_its_runs(data, tmp_path, c
     assert "30.39" in report and "Yang et al. 2010: 31.42 / 0.8820" in report  # published beside ours
     assert "Budget `quick`: a check of the report's structure, not a reproduction" in report
 
-    figures = (("convergence.png", (300, 200)), ("crops.png", (400, 150)), ("speed_quality.png", (300, 200)))
+    figures = (("convergence.png", (300, 200)), ("crops.png", (400, 150)), ("speed_quality.png", (300, 200)),
+               ("real_inputs_crops.png", (400, 150)))
     for name, min_size in figures:
         with Image.open(out / name) as image:
             assert image.format == "PNG"
@@ -87,6 +90,17 @@ def test_quick_reproduce_writes_the_report_and_reuses_its_runs(data, tmp_path, c
     assert all(scores["width"][name]["parameters"] > 0 for name in ("width_128_64", "width_64_32", "width_32_16"))
     assert scores["degradation"]["degrade_subsample"]["subsample"]["psnr"] > 0
     assert scores["convergence"]["backprops"] == sorted(scores["convergence"]["backprops"])
+    real = scores["real_inputs"]
+    clean_gain = real["gain_over_bicubic"]["fsrcnn"]["3"]
+    assert set(clean_gain) == {"bicubic", "jpeg:75", "jpeg:50", "noise:10"}
+    assert all(math.isclose(c["gain_db"], c["model_psnr"] - c["bicubic_psnr"]) for c in clean_gain.values())
+    assert set(real["denoising"]) == {"15", "25", "50"} and set(real["jpeg"]) == {"10", "20", "30", "40"}
+    for sigma, cells in real["denoising"].items():  # the noisy input is scored; a missing anchor or model says why
+        assert 10 < cells["input"]["psnr"] < 40, (sigma, cells)
+        assert all("psnr" in cell or cell["skipped"] for cell in cells.values())
+    assert all(cells["input"]["psnr"] > 20 for cells in real["jpeg"].values())
+    assert real["restore_crop"] == 96 and len(real["restore_images"]) == 1
+    assert "(real_inputs_crops.png)" in report
     bicubic_gap = [d for d in scores["differences"] if d["what"] == "Set5 x3, Bicubic"]
     assert len(bicubic_gap) == 1 and bicubic_gap[0]["published"] == 30.39
 

@@ -4,7 +4,7 @@
 and the shipped models on Set5 / Set14 with the papers' protocol (:mod:`srcnn.evaluate`), and writes
 
 - ``report.md``: one section per table or figure of the papers, then where and why we differ;
-- ``convergence.png`` and ``crops.png``, embedded in the report;
+- ``convergence.png``, ``crops.png``, ``speed_quality.png`` and ``real_inputs_crops.png``, embedded in the report;
 - ``scores.json``: every number the report shows, for machines.
 
 Each section is one function that computes its numbers (kept in ``Context.numbers``, the future
@@ -27,13 +27,16 @@ import numpy as np
 import torch
 
 from .atomic import atomic_output
-from .color import rgb2y, to_plane
+from .color import quantize, rgb2y, to_plane
 from .errors import SRCNNError
+from .degrade import parse_degradation
 from .evaluate import evaluate_plane
 from .imageio import list_images, read_image, write_text_atomic
 from .infer import make_upscaler
 from .metrics import psnr
 from .reproduce import STUDY, TRAIN_SETS, StudyRun
+from . import restoration_study as rs
+from .restoration_study import TimedMethod, markdown_table as _table
 from .resize import imresize, modcrop
 from .weights import find_weights, load_model
 
@@ -55,6 +58,12 @@ METHOD_NAMES = {"bicubic": "Bicubic", "sparse-coding": "Sparse coding (ScSR)", "
 # The published sparse-coding figures come from two sources with different protocols; show both.
 SPARSE_CODING_VARIANTS = ("Yang et al. 2010", "ScSR (common protocol)")
 CROP_SIZE = 64  # HR pixels on a side of the zoomed crop
+# The real-inputs section's denoising and JPEG tables: (test images, centre-crop side) per budget.
+# BM3D costs about a minute per megapixel on one core, so quick takes one small crop.
+RESTORE_SAMPLE = {"quick": (1, 96), "paper": (None, None)}
+NLM_TUNING_IMAGES = 2  # the first T91 images, which choose OpenCV's h per sigma
+REAL_KINDS = {"fsrcnn": "Clean model", "real": "Real model"}  # the gain table's models
+REAL_CROP_INPUT = "jpeg:50"  # the zoomed crops' LR input, at STUDY_SCALE
 
 
 # ---- inputs -----------------------------------------------------------------------------------------
@@ -152,22 +161,6 @@ class Difference:
     published: float
 
 
-class _Timed:
-    """A plane upscaler that records the wall time of each call: only the upscaling is timed,
-    not the degradation nor the metrics around it."""
-
-    def __init__(self, method):
-        self.method = method
-        self.channels = getattr(method, "channels", 1)
-        self.seconds: list[float] = []
-
-    def __call__(self, lr: np.ndarray, scale: int) -> np.ndarray:
-        start = time.perf_counter()
-        out = self.method(lr, scale)
-        self.seconds.append(time.perf_counter() - start)
-        return out
-
-
 @dataclass
 class Context:
     """What every section reads, and what they collect: the numbers and the differences."""
@@ -206,7 +199,7 @@ class Context:
         """Mean PSNR / SSIM / seconds of a method on a test set, computed once."""
         key = (name, set_name, scale, degradation)
         if key not in self._scores:
-            method = _Timed(self.upscaler(name, scale))
+            method = TimedMethod(self.upscaler(name, scale))
             planes = [to_plane(image, method.channels) for _, image in self.sets[set_name]]
             if name not in ("bicubic", "sparse-coding"):
                 # torch's first call allocates and picks kernels: keep it out of the timing
@@ -236,12 +229,6 @@ def _pub(found: tuple[float | None, float | None] | None, with_ssim: bool = True
     if not found:
         return DASH
     return f"{_psnr(found[0])} / {_ssim(found[1])}" if with_ssim else _psnr(found[0])
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _save_figure(figure, path: Path) -> None:
@@ -577,10 +564,99 @@ def _header_section(ctx: Context, seconds: float) -> str:
     ])
 
 
+def _real_crops_figure(ctx: Context) -> dict:
+    """Zoomed crops of a JPEG-compressed LR input at x3 through bicubic, the clean and the real
+    model, beside the HR image; the grey Y plane, as the tables score it."""
+    images = ctx.sets["Set5"]
+    name, image = next(((n, im) for n, im in images if n.lower().startswith("butterfly")), images[0])
+    hr = modcrop(to_plane(image, 1), STUDY_SCALE)
+    lr = parse_degradation(REAL_CROP_INPUT).lr(hr / 255.0, STUDY_SCALE)  # deterministic: no draw
+    size = min(CROP_SIZE, *hr.shape[:2])
+    top, left = _busiest_window(hr, size)
+    enlarged = np.kron(quantize(lr), np.ones((STUDY_SCALE, STUDY_SCALE), dtype=np.uint8))
+    panels = [(f"LR input, JPEG q{REAL_CROP_INPUT.split(':')[1]}\n(nearest)", enlarged, None)]
+    methods = {"Bicubic": make_upscaler(STUDY_SCALE, method="bicubic")}
+    methods.update({f"{label} ({kind})": rs.model_method(kind, STUDY_SCALE) for kind, label in REAL_KINDS.items()})
+    for label, method in methods.items():
+        if isinstance(method, rs.Skipped):
+            panels.append((label, None, method.note))
+            continue
+        sr = quantize(method(lr, STUDY_SCALE))
+        panels.append((label, sr, psnr(hr, sr, STUDY_SCALE)))
+    panels.append(("HR (original)", hr, None))
+    figure = _figure(2.6 * len(panels), 3.2)
+    for i, (title, picture, value) in enumerate(panels):
+        ax = figure.add_subplot(1, len(panels), i + 1)
+        ax.set_axis_off()
+        if picture is None:  # a model not shipped yet: say so where its crop would be
+            ax.set_title(title)
+            ax.text(0.5, 0.5, value.replace(" for ", "\nfor "), ha="center", va="center", fontsize=8,
+                    transform=ax.transAxes)
+            continue
+        ax.imshow(picture[top : top + size, left : left + size], cmap="gray", vmin=0, vmax=255,
+                  interpolation="nearest")
+        ax.set_title(title if not isinstance(value, float) else f"{title}\n{value:.2f} dB")
+    _save_figure(figure, ctx.out / "real_inputs_crops.png")
+    return {"image": name, "scale": STUDY_SCALE, "input": REAL_CROP_INPUT,
+            "box": {"top": top, "left": left, "size": size},
+            "psnr": {title.split("\n")[0]: value for title, _, value in panels[1:-1]}}
+
+
+def _real_inputs_section(ctx: Context) -> str:
+    """Issue 14's real inputs: what the clean and the real models gain over bicubic on degraded LR
+    inputs, and the scale-1 restorers beside their classical anchors, all measured in this run."""
+    test = rs.grey_images(item for images in ctx.sets.values() for item in images)
+    scales = SCALES[ctx.budget]
+    gains = rs.gain_table(test, REAL_KINDS, scales)
+    count, crop = RESTORE_SAMPLE[ctx.budget]
+    restore = test[:count] if crop is None else rs.center_crops(test[:count], crop)
+    tuning_paths = list_images(ctx.data / "T91")[:NLM_TUNING_IMAGES] if (ctx.data / "T91").is_dir() else []
+    tuning = rs.grey_images((p.stem, read_image(p)) for p in tuning_paths)
+    nlm_h = {sigma: rs.tune_nlm_h(tuning, sigma) if tuning else None for sigma in rs.DENOISE_SIGMAS}
+    denoising = rs.denoising_table(restore, rs.DENOISE_SIGMAS, "denoise", nlm_h)
+    jpeg = rs.jpeg_table(restore, rs.JPEG_QUALITIES, "jpeg")
+    crops = _real_crops_figure(ctx)
+    sets = " + ".join(ctx.sets)
+    restore_what = (f"{len(restore)} image(s) of {sets}" if crop is None
+                    else f"the central {crop}x{crop} pixels of {len(restore)} image(s) of {sets} (`{ctx.budget}` budget)")
+    ctx.numbers["real_inputs"] = {
+        "test_images": [name for name, _ in test], "restore_images": [name for name, _ in restore],
+        "restore_crop": crop, "gain_over_bicubic": rs.table_dict(gains),
+        "nlm_h": {f"{s:g}": h for s, h in nlm_h.items()}, "nlm_tuning_images": [p.name for p in tuning_paths],
+        "denoising": rs.table_dict(denoising), "jpeg": rs.table_dict(jpeg), "crops": crops}
+    return "\n\n".join([
+        "## 9. Real inputs",
+        (f"Grey images (Y), the `srcnn evaluate` protocol with seed 0: a random draw depends on the image "
+         f"and the seed alone, so every method at a level sees the same degraded image. {sets}: "
+         f"{len(test)} images."),
+        "### Gain over bicubic on degraded LR inputs",
+        ("PSNR of the model minus PSNR of bicubic, both fed the same LR image: MATLAB bicubic down-scaling, then "
+         "the degradation (JPEG at quality 75 / 50, Gaussian noise of sigma 10 of 255). The clean model, `fsrcnn`, is "
+         "trained on bicubic LR; the real model, `real`, on the `real` chain (blur, down-scaling, noise, JPEG). "
+         "The last row: bicubic's own PSNR on each input."),
+        rs.gain_markdown(gains),
+        "### Denoising",
+        (f"Gaussian noise, {restore_what}. OpenCV `fastNlMeansDenoising` on the uint8 noisy image, its `h` the best "
+         f"of {rs.NLM_H_FACTORS[0]}..{rs.NLM_H_FACTORS[-1]} x sigma on {len(tuning_paths)} T91 training images "
+         "(never the test images); BM3D (`bm3d` package) on the float noisy image with the true sigma; ours: the "
+         "shipped `denoise` model, fp32. Seconds: one call per image on this CPU."),
+        rs.denoising_markdown(denoising, nlm_h, "denoise"),
+        "### JPEG artefacts",
+        f"Grey JPEG (Pillow) at each quality, {restore_what}; ours: the shipped `jpeg` model.",
+        rs.jpeg_markdown(jpeg, "jpeg"),
+        "### Zoomed crops of a JPEG input",
+        (f"Set5 `{crops['image']}` (Y) at x{STUDY_SCALE}, its LR image saved as JPEG quality "
+         f"{REAL_CROP_INPUT.split(':')[1]}; the {crops['box']['size']}x{crops['box']['size']} region at row "
+         f"{crops['box']['top']}, column {crops['box']['left']}, enlarged with nearest-neighbour. Titles: the whole "
+         f"image's PSNR (dB, {STUDY_SCALE} pixels shaved)."),
+        "![Zoomed crops of a JPEG-compressed LR input](real_inputs_crops.png)",
+    ])
+
+
 # ---- the report -------------------------------------------------------------------------------------
 
 SECTIONS = (_comparison_section, _width_section, _filter_section, _convergence_section, _crops_section,
-            _degradation_section, _differences_section, _speed_quality_section)
+            _degradation_section, _differences_section, _speed_quality_section, _real_inputs_section)
 
 
 def write_report(data: str | Path, out: str | Path, runs: str | Path, budget: str) -> Path:
