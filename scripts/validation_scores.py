@@ -1,7 +1,7 @@
 """Score models on the validation split that `srcnn train` holds out of its training folders.
 
     python scripts/validation_scores.py --data ../shared/data/T91 ../shared/data/BSD200 --scale 3 \
-        --model SRCNN_955_X3 FSRCNN_X3
+        --model SRCNN_955_X3 FSRCNN_X3 [--degradation bicubic jpeg:75 noise:10]
 
 Decisions between models (which one ships, which is the default) are made on these images, never on
 Set5 / Set14. Prints mean Y-PSNR / SSIM with the papers' protocol, fp32.
@@ -26,6 +26,8 @@ def main() -> None:
     parser.add_argument("--scale", type=int, required=True)
     parser.add_argument("--model", nargs="+", required=True, help="shipped names, aliases or weights files")
     parser.add_argument("--method", default="srcnn", help="srcnn (with --model) or bicubic")
+    parser.add_argument("--degradation", nargs="+", default=["bicubic"],
+                        help="LR inputs to score on, as `srcnn evaluate --degradation` (seed 0): e.g. bicubic jpeg:75 noise:10")
     args = parser.parse_args()
     torch.set_num_threads(1)
     _, held_out = split_validation([p for d in args.data for p in list_images(d)], TrainConfig().val_count)
@@ -33,8 +35,10 @@ def main() -> None:
     for name in args.model:
         method = "bicubic" if name == "bicubic" else args.method
         upscaler = make_upscaler(args.scale, None if name == "bicubic" else name, method, "fp32")
-        mean = summary(evaluate_images(images, args.scale, upscaler))["mean"]
-        print(f"x{args.scale} {name:<40} {mean['psnr']:.4f}  {mean['ssim']:.5f}  ({len(images)} images)")
+        for degradation in args.degradation:
+            mean = summary(evaluate_images(images, args.scale, upscaler, degradation))["mean"]
+            print(f"x{args.scale} {degradation:<10} {name:<40} {mean['psnr']:.4f}  {mean['ssim']:.5f}  "
+                  f"({len(images)} images)")
 
 
 if __name__ == "__main__":
