@@ -133,3 +133,32 @@ def test_evaluate_bad_degradation_is_one_line(tmp_path, capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "jpeg:500" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("task, degradation", [("denoise", "noise:25"), ("jpeg", "jpeg:20")])
+def test_restore_without_model_runs_the_shipped_restorer_and_improves_the_input(tmp_path, capsys, task, degradation):
+    """The shipped model of --task is the default, and it makes a degraded image closer to the clean one."""
+    from srcnn.degrade import parse_degradation
+    from srcnn.metrics import psnr
+
+    clean = smooth_image(64, 72, seed=5)
+    degraded = parse_degradation(degradation).lr(clean / 255.0, 1, np.random.default_rng(0))
+    src = tmp_path / "in.png"
+    Image.fromarray(np.clip(np.round(degraded * 255), 0, 255).astype(np.uint8)).save(src)
+    code, _, err = run(capsys, "restore", src, "-o", tmp_path / "out.png", "--task", task, "--threads", "1", "--quiet")
+    assert code == 0, err
+    restored = np.asarray(Image.open(tmp_path / "out.png"))
+    noisy = np.asarray(Image.open(src))
+    assert psnr(clean, restored, 1) > psnr(clean, noisy, 1)
+
+
+def test_model_real_picks_the_real_model_of_the_scale_and_restorers_are_refused_by_upscale(tmp_path, capsys):
+    from srcnn.weights import find_weights, resolve_model
+
+    for scale in (2, 3, 4):
+        _, meta = resolve_model("real", scale)
+        assert meta["scale"] == str(scale) and find_weights("real", scale).name.endswith(f"REAL_X{scale}")
+    src = tmp_path / "in.png"
+    Image.fromarray(smooth_image(20, 24)).save(src)
+    code, _, err = run(capsys, "upscale", src, "-o", tmp_path / "out.png", "--scale", "3", "--model", "denoise")
+    assert_one_line_error(code, err, "no shipped denoise model for x3")

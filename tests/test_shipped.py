@@ -98,9 +98,27 @@ def test_the_default_beats_the_9_5_5_on_every_set_by_its_cards(scale):
 @pytest.mark.data
 @pytest.mark.parametrize("weights", list(Weights), ids=lambda w: w.name)
 def test_fast_bf16_path_is_within_0_05_db_of_fp32(weights):
+    """On every input its card scores (a restorer's: the noisy or JPEG images it is for)."""
     entry = weights.entry
     model, _ = load_model(entry.path)
-    for set_name in ("Set5", "Set14"):
-        exact = summary(evaluate_folder(data_set(set_name), entry.scale, Upscaler(model, entry.scale)))
-        fast = summary(evaluate_folder(data_set(set_name), entry.scale, Upscaler(model, entry.scale, "bf16")))
-        assert abs(fast["mean"]["psnr"] - exact["mean"]["psnr"]) < 0.05
+    for key in entry.metrics:
+        set_name, _, degradation = key.partition(" ")
+        exact = summary(evaluate_folder(data_set(set_name), entry.scale, Upscaler(model, entry.scale),
+                                        degradation or "bicubic"))
+        fast = summary(evaluate_folder(data_set(set_name), entry.scale, Upscaler(model, entry.scale, "bf16"),
+                                       degradation or "bicubic"))
+        assert abs(fast["mean"]["psnr"] - exact["mean"]["psnr"]) < 0.05, key
+
+
+REAL_MODELS = [w for w in Weights if w.entry.alias in ("real", "srcnn-real")]
+
+
+@pytest.mark.parametrize("real", REAL_MODELS, ids=lambda w: w.name)
+def test_each_real_model_beats_its_clean_counterpart_on_jpeg_and_noisy_inputs_by_their_cards(real):
+    """A real model's card and its clean counterpart's share the degraded test keys (checked against
+    `evaluate` by the test above), and the real model wins on every one of them."""
+    clean = find_weights("srcnn" if real.entry.alias == "srcnn-real" else "fsrcnn", real.entry.scale).entry
+    degraded = [key for key in real.entry.metrics if " " in key]
+    assert degraded and all(key in clean.metrics for key in degraded)
+    for key in degraded:
+        assert real.entry.metrics[key][0] > clean.metrics[key][0], key

@@ -178,8 +178,9 @@ def _parser() -> argparse.ArgumentParser:
                                     "A folder walk never enters the output folder. Ends with one line: what it wrote.")
     _add_picture_options(up)
     up.add_argument("--scale", type=int, required=True, choices=SCALES, help="up-scaling factor")
-    up.add_argument("--model", help="a shipped model's name or kind (srcnn, fsrcnn, fsrcnn-s: the one for --scale; "
-                                    "see `srcnn models`) or a .safetensors file (default: fsrcnn)")
+    up.add_argument("--model", help="a shipped model's name or kind (srcnn, fsrcnn, fsrcnn-s, real for JPEG / noisy "
+                                    "inputs, srcnn-real: the one for --scale; see `srcnn models`) or a .safetensors "
+                                    "file (default: fsrcnn)")
     up.add_argument("--method", default="srcnn", choices=METHODS,
                     help="srcnn (the network), bicubic (MATLAB-exact) or sparse-coding (ScSR); --model needs srcnn")
 
@@ -216,7 +217,7 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("-o", "--output", help="output file (default: the model's name with .onnx, here)")
     ex.add_argument("--opset", type=int, default=17, help="ONNX opset version")
     ex.add_argument("--scale", type=int, choices=SCALES,
-                    help="the scale of a model named by kind (srcnn, fsrcnn, fsrcnn-s) (default: none)")
+                    help="the scale of a model named by kind (srcnn, fsrcnn, fsrcnn-s, real, srcnn-real) (default: none)")
     ex.add_argument("--overwrite", action="store_true", help="replace the output if it exists (default: refuse)")
 
     md = sub.add_parser("models", help="list the shipped models with their cards (scale, size, scores, file)")
@@ -582,11 +583,12 @@ def _cmd_models(args) -> int:
         return EXIT_OK
     width = max((len(w.name) for w in members), default=4)
     defaults = {weights.default_weights(w.entry.scale) for w in members}
-    print(f"{'name':<{width}}  {'kind':<8}  scale  {'params':>7}  scores (PSNR / SSIM)  file")
+    kind_width = max((len(w.entry.alias or "-") + 1 for w in members), default=4)
+    print(f"{'name':<{width}}  {'kind':<{kind_width}}  scale  {'params':>7}  scores (PSNR / SSIM)  file")
     for w in members:
         entry = w.entry
         kind = (entry.alias or "-") + ("*" if w in defaults else "")
-        print(f"{w.name:<{width}}  {kind:<8}  x{entry.scale:<4}  {entry.params:>7}  "
+        print(f"{w.name:<{width}}  {kind:<{kind_width}}  x{entry.scale:<4}  {entry.params:>7}  "
               f"{_card_metrics(entry.metrics)}  {entry.file}")
     print(f"{len(members)} models; * the default of its scale; `srcnn models NAME` shows one card; "
           "--model takes a name or a kind (the kind's model for --scale)")

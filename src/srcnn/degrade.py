@@ -19,7 +19,8 @@ training batch is a function of (seed, step) and an evaluation is repeatable to 
   grey JPEG, RGB as a colour one (Pillow's default 4:2:0 chroma subsampling).
 - ``real``: with probability ``REAL_CLEAN_SHARE`` (0.2) the clean bicubic LR image, so a model trained
   on it keeps the paper's setting; otherwise a camera-then-website chain with these ranges, each drawn
-  uniformly: Gaussian blur of the HR image, sigma 0.2-1.5 HR pixels; down-scaling by s with bicubic (MATLAB),
+  uniformly, where blur, noise and JPEG each run with probability ``REAL_STEP_SHARE`` (0.5):
+  Gaussian blur of the HR image, sigma 0.2-1.5 HR pixels; down-scaling by s with bicubic (MATLAB),
   bilinear or area (Pillow), one of the three at random (skipped at scale 1); Gaussian noise,
   sigma 0-15 of 255; rounding to uint8 and JPEG at quality 40-95.
 
@@ -47,7 +48,10 @@ __all__ = ["DEGRADATIONS", "Degradation", "parse_degradation", "degrade", "make_
 DEGRADATIONS = ("bicubic", "blur", "subsample", "noise", "jpeg", "real")
 DEFAULT_BLUR_SIGMA = 1.6
 DEFAULT_NOISE_SIGMA = 25.0
-REAL_CLEAN_SHARE = 0.2  # clean inputs still arrive; without them the model over-sharpens them
+REAL_CLEAN_SHARE = 0.2  # clean inputs still arrive; without them the model over-smooths them
+# Blur, noise and JPEG each run with this probability: photos carry one, two or all three, and a
+# model that only ever saw all three at once smoothed clean and JPEG-only inputs (validation, x3).
+REAL_STEP_SHARE = 0.5
 REAL_BLUR_SIGMA = (0.2, 1.5)
 REAL_NOISE_SIGMA = (0.0, 15.0)
 REAL_JPEG_QUALITY = (40, 95)
@@ -147,12 +151,17 @@ class Degradation:
         if name == "real":
             if rng.random() < REAL_CLEAN_SHARE:
                 return hr if scale == 1 else imresize(hr, 1 / scale)
-            image = _gaussian_blur(hr, float(rng.uniform(*REAL_BLUR_SIGMA)))
+            # Every draw is made whether or not its step runs, so one step's share never shifts another's.
+            blur, noise = float(rng.uniform(*REAL_BLUR_SIGMA)), float(rng.uniform(*REAL_NOISE_SIGMA))
             method = REAL_RESIZERS[int(rng.integers(len(REAL_RESIZERS)))]
+            quality = int(rng.integers(REAL_JPEG_QUALITY[0], REAL_JPEG_QUALITY[1] + 1))
+            use_blur, use_noise, use_jpeg = rng.random(3) < REAL_STEP_SHARE
+            image = _gaussian_blur(hr, blur) if use_blur else hr
             if scale > 1:
                 image = imresize(image, 1 / scale) if method == "bicubic" else _pillow_downscale(image, scale, method)
-            image = image + rng.normal(0.0, float(rng.uniform(*REAL_NOISE_SIGMA)) / 255.0, size=image.shape)
-            return _jpeg(image, int(rng.integers(REAL_JPEG_QUALITY[0], REAL_JPEG_QUALITY[1] + 1)))
+            if use_noise:
+                image = image + rng.normal(0.0, noise / 255.0, size=image.shape)
+            return _jpeg(image, quality) if use_jpeg else image
         lr = hr if scale == 1 else imresize(hr, 1 / scale)
         if name == "noise":
             sigma = _draw(rng, self.low, self.high)

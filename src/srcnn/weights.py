@@ -155,6 +155,17 @@ _CPU_ROUND = (f"srcnn train {_DATA} --scale {{scale}} --init-from PREVIOUS --hr-
               "--precision bf16 --threads 2")
 
 
+# Issue 14's models (scripts/train_real_on_cpu.sh): two runs at once, one torch thread each.
+_CPU_AMX = "2-core CPU (Intel Xeon, AMX-BF16), one thread, beside a second run"
+_CPU_TRAIN = (f"srcnn train {_DATA} --hr-scales 0.9 0.8 0.7 0.6 --steps 1000000 --val-every 500 --precision auto "
+              "--threads 1")
+_CPU_RESTORE = (_CPU_TRAIN + " --out runs/{name} --scale 1 --arch 9-7-1-5 --n1 64 --n2 32 --residual --patch-size 40 "
+                "{extra} --time-limit {seconds}")
+# The real-world chain (srcnn.degrade.RealDegradation): fine-tuned from the shipped clean model of its kind.
+_CPU_REAL = (_CPU_TRAIN + " --out runs/{name} {extra} --degradation real --lr 3e-4 --warmup-steps 100 "
+             "--time-limit 1200")
+
+
 class Weights(Enum):
     """Models shipped inside the package; ``value`` carries each one's card."""
 
@@ -167,7 +178,8 @@ class Weights(Enum):
     )
     SRCNN_955_X3 = WeightsEntry(
         file="srcnn_9-5-5_x3.safetensors", scale=3, arch="9-5-5", widths=(64, 32), params=57281,
-        metrics={"Set5": (32.8138, 0.91119), "Set14": (29.3088, 0.82245)},
+        metrics={"Set5": (32.8138, 0.91119), "Set14": (29.3088, 0.82245),
+                 "Set14 jpeg:75": (27.0041, 0.71932), "Set14 noise:10": (23.6533, 0.49388)},
         recipe=f"srcnn train {_DATA} --scale 3 --out runs/x3 --steps 24000 --val-every 1000 --threads 1 (CPU); "
                f"then on the GPU {_GPU_ROUND1.format(scale=3)} (scripts/train_on_gpu.sh); "
                f"then {_GPU_ROUND2.format(scale=3)} (scripts/finetune_on_gpu.sh)",
@@ -199,14 +211,16 @@ class Weights(Enum):
     FSRCNN_X2 = WeightsEntry(
         file="fsrcnn_x2.safetensors", scale=2, arch="fsrcnn-56-12-4", widths=(56, 12, 4), params=10292,
         family="fsrcnn", alias="fsrcnn",
-        metrics={"Set5": (36.9344, 0.95552), "Set14": (32.5884, 0.90826)},
+        metrics={"Set5": (36.9344, 0.95552), "Set14": (32.5884, 0.90826),
+                 "Set14 jpeg:75": (29.1646, 0.80901), "Set14 noise:10": (24.3030, 0.51738)},
         recipe=f"{_H100_FSRCNN.format(scale=2, extra='', patch=40)}; {_H100_FSRCNN_2}",
         train_minutes=10.0, trained_on=_H100,
     )
     FSRCNN_X3 = WeightsEntry(
         file="fsrcnn_x3.safetensors", scale=3, arch="fsrcnn-56-12-4", widths=(56, 12, 4), params=12809,
         family="fsrcnn", alias="fsrcnn",
-        metrics={"Set5": (32.9349, 0.91160), "Set14": (29.3603, 0.82323)},
+        metrics={"Set5": (32.9349, 0.91160), "Set14": (29.3603, 0.82323),
+                 "Set14 jpeg:75": (26.9038, 0.71498), "Set14 noise:10": (23.5346, 0.48536)},
         recipe=f"{_H100_FSRCNN.format(scale=3, extra='--upsampler deconv ', patch=48)}; {_H100_FSRCNN_2}. "
                "The paper's 9x9 transposed convolution, chosen over a sub-pixel last layer trained the same way "
                "(validation 29.5632 against 29.5209 dB); inference runs it in its exact sub-pixel form",
@@ -215,7 +229,8 @@ class Weights(Enum):
     FSRCNN_X4 = WeightsEntry(
         file="fsrcnn_x4.safetensors", scale=4, arch="fsrcnn-56-12-4", widths=(56, 12, 4), params=16352,
         family="fsrcnn", alias="fsrcnn",
-        metrics={"Set5": (30.5613, 0.86499), "Set14": (27.5501, 0.75401)},
+        metrics={"Set5": (30.5613, 0.86499), "Set14": (27.5501, 0.75401),
+                 "Set14 jpeg:75": (25.5405, 0.65179), "Set14 noise:10": (22.8131, 0.46451)},
         recipe=f"{_H100_FSRCNN.format(scale=4, extra='', patch=64)}; {_H100_FSRCNN_2}",
         train_minutes=10.0, trained_on=_H100,
     )
@@ -225,6 +240,61 @@ class Weights(Enum):
         metrics={"Set5": (32.3631, 0.90163), "Set14": (29.0372, 0.81481)},
         recipe=f"{_H100_FSRCNN.format(scale=3, extra='--dsm 32 5 1 ', patch=48)}; {_H100_FSRCNN_2}",
         train_minutes=10.0, trained_on=_H100,
+    )
+
+    # Issue 14 (2026-11-26/27, no GPU lent): scripts/train_real_on_cpu.sh, two runs at once on the 2-core CPU.
+    DENOISE = WeightsEntry(
+        file="denoise_9-7-1-5.safetensors", scale=1, arch="9-7-1-5", widths=(64, 32, 32), params=107489,
+        alias="denoise",
+        metrics={"Set5 noise:25": (30.6481, 0.85080), "Set14 noise:25": (29.1788, 0.79761)},
+        recipe=_CPU_RESTORE.format(name="denoise", extra="--degradation noise:0-50", seconds=1800)
+               + " (a blind Gaussian denoiser, sigma 0-50 on the 0-255 scale)",
+        train_minutes=30.0, trained_on=_CPU_AMX,
+    )
+    JPEG = WeightsEntry(
+        file="jpeg_9-7-1-5.safetensors", scale=1, arch="9-7-1-5", widths=(64, 32, 32), params=107489,
+        alias="jpeg",
+        metrics={"Set5 jpeg:10": (30.9993, 0.85789), "Set14 jpeg:10": (29.1619, 0.80923)},
+        recipe=_CPU_RESTORE.format(name="jpeg", extra="--degradation jpeg:5-90 --init-from DENOISE_STEP1500 "
+                                   "--lr 5e-4", seconds=1800)
+               + " (one model for JPEG qualities 5-90; DENOISE_STEP1500: the denoiser's best weights at its "
+                 "step 1500, AR-CNN's transfer)",
+        train_minutes=30.0, trained_on=_CPU_AMX,
+    )
+    FSRCNN_REAL_X2 = WeightsEntry(
+        file="fsrcnn_real_x2.safetensors", scale=2, arch="fsrcnn-56-12-4", widths=(56, 12, 4), params=10292,
+        family="fsrcnn", alias="real",
+        metrics={"Set5": (35.0567, 0.94197), "Set14": (31.4209, 0.87998),
+                 "Set14 jpeg:75": (29.6008, 0.81940), "Set14 noise:10": (28.2747, 0.76507)},
+        recipe=_CPU_REAL.format(name="fsrcnn_real_x2", extra="--family fsrcnn --scale 2 --patch-size 40 "
+                                "--init-from FSRCNN_X2"),
+        train_minutes=20.0, trained_on=_CPU_AMX,
+    )
+    FSRCNN_REAL_X3 = WeightsEntry(
+        file="fsrcnn_real_x3.safetensors", scale=3, arch="fsrcnn-56-12-4", widths=(56, 12, 4), params=12809,
+        family="fsrcnn", alias="real",
+        metrics={"Set5": (31.9773, 0.89649), "Set14": (28.7284, 0.79657),
+                 "Set14 jpeg:75": (27.3310, 0.73246), "Set14 noise:10": (26.2707, 0.68204)},
+        recipe=_CPU_REAL.format(name="fsrcnn_real_x3", extra="--family fsrcnn --upsampler deconv --scale 3 "
+                                "--patch-size 48 --init-from FSRCNN_X3"),
+        train_minutes=20.0, trained_on=_CPU_AMX,
+    )
+    FSRCNN_REAL_X4 = WeightsEntry(
+        file="fsrcnn_real_x4.safetensors", scale=4, arch="fsrcnn-56-12-4", widths=(56, 12, 4), params=16352,
+        family="fsrcnn", alias="real",
+        metrics={"Set5": (29.8425, 0.84584), "Set14": (27.0464, 0.72850),
+                 "Set14 jpeg:75": (25.8677, 0.66991), "Set14 noise:10": (24.9502, 0.62472)},
+        recipe=_CPU_REAL.format(name="fsrcnn_real_x4", extra="--family fsrcnn --scale 4 --patch-size 64 "
+                                "--init-from FSRCNN_X4"),
+        train_minutes=20.0, trained_on=_CPU_AMX,
+    )
+    SRCNN_955_REAL_X3 = WeightsEntry(
+        file="srcnn_9-5-5_real_x3.safetensors", scale=3, arch="9-5-5", widths=(64, 32), params=57281,
+        alias="srcnn-real",
+        metrics={"Set5": (31.9309, 0.89436), "Set14": (28.6915, 0.79412),
+                 "Set14 jpeg:75": (27.3808, 0.73442), "Set14 noise:10": (26.0471, 0.65947)},
+        recipe=_CPU_REAL.format(name="srcnn_real_x3", extra="--scale 3 --init-from SRCNN_955_X3"),
+        train_minutes=20.0, trained_on=_CPU_AMX,
     )
 
     @property
