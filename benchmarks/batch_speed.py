@@ -1,6 +1,7 @@
 """Ray's overhead for `srcnn batch` on one machine: images/s with --engine ray against --engine local.
 
-Makes a folder of N (default 200) small RGB images (128x128), then, in this one run, upscales it x2
+Makes a folder of N (default 200) RGB images (128x128 thumbnails, or --size 400 for photo-sized
+ones), then, in this one run, upscales it x2
 with the same model and options:
   local      `--engine local`: one process, torch threads on every core (as `srcnn upscale`);
   ray cold   `--engine ray` as a user runs it on a laptop: starts a local Ray, then the job, then stops it;
