@@ -103,11 +103,14 @@ def _stop_past_deadline(module, inputs):
 
 
 def model_cards() -> list[dict]:
-    """Every shipped model with its card, as JSON (whatever fields the cards carry)."""
+    """Every shipped up-scaler with its card, as JSON (whatever fields the cards carry). The scale-1
+    restorers (`srcnn restore`) are left out: this server only upscales."""
     from ..weights import Weights, default_weights
 
     cards = []
     for weights in Weights:
+        if weights.entry.scale == 1:
+            continue
         card = asdict(weights.entry)
         card.pop("file", None)  # a server-side file name, of no use to a client
         card["metrics"] = {name: {"psnr": values[0], "ssim": values[1]} if isinstance(values, (list, tuple))
