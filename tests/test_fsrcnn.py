@@ -9,7 +9,6 @@ from conftest import smooth_image
 from srcnn.cli import main
 from srcnn.infer import Upscaler, make_upscaler
 from srcnn.models import FSRCNN, FSRCNNConfig
-from srcnn.models.fsrcnn import DECONV_SIZE
 from srcnn.models.upsample import BicubicUpsample
 from srcnn.resize import imresize
 from srcnn.train import TrainConfig, train
