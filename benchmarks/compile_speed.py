@@ -4,9 +4,9 @@ For each shipped x3 model: the network exactly as `Upscaler` runs it with `--pre
 bf16 CPU (a bf16 copy in channels-last memory, fed one band of a 1280x720 LR frame, 96 rows), eager
 against `torch.compile` with fixed shapes and with dynamic shapes: compile seconds (the first call),
 output MP/s, the speed-up, and the largest difference from eager on the band. Inductor's caches are
-off, so the compile seconds are what a first run pays. Nothing in the
-package compiles yet: a compile costs seconds per distinct band shape, more than the whole of a
-single-image `srcnn upscale`, so it would pay only for video and batches.
+off, so the compile seconds are what a first run pays. Nothing in the package compiles yet: a
+compile costs seconds per distinct band shape, more than the whole of a single-image `srcnn upscale`,
+so it would pay only for video and batches.
 
     python benchmarks/compile_speed.py [--rows 96] [--repeats 10] [--threads 2]
 """
@@ -55,9 +55,8 @@ def main() -> None:
         entry = Weights[name].entry
         model, _ = load_model(entry.path)
         eager = copy.deepcopy(model).eval().to(dtype).to(memory_format=torch.channels_last)
-        grid_rows = args.rows * (entry.scale if model.config.input_grid == "hr" else 1)
-        grid_width = WIDTH * (entry.scale if model.config.input_grid == "hr" else 1)
-        x = torch.rand(1, 1, grid_rows, grid_width).to(dtype).contiguous(memory_format=torch.channels_last)
+        grid = entry.scale if model.config.input_grid == "hr" else 1  # an HR-grid net gets the bicubic-sized band
+        x = torch.rand(1, 1, args.rows * grid, WIDTH * grid).to(dtype).contiguous(memory_format=torch.channels_last)
         megapixels = args.rows * WIDTH * entry.scale**2 / 1e6
         eager_s = seconds_per_call(eager, x, args.repeats)
         with torch.inference_mode():

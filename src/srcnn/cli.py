@@ -217,7 +217,8 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("-o", "--output", help="output file (default: the model's name with .onnx, here)")
     ex.add_argument("--opset", type=int, default=17, help="ONNX opset version")
     ex.add_argument("--scale", type=int, choices=SCALES,
-                    help="the scale of a model named by kind (srcnn, fsrcnn, fsrcnn-s, real, srcnn-real) (default: none)")
+                    help="the scale of a model named by kind (srcnn, fsrcnn, fsrcnn-s, real, srcnn-real) "
+                         "(default: none)")
     ex.add_argument("--overwrite", action="store_true", help="replace the output if it exists (default: refuse)")
 
     md = sub.add_parser("models", help="list the shipped models with their cards (scale, size, scores, file)")
