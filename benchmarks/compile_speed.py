@@ -4,9 +4,10 @@ For each shipped x3 model: the network exactly as `Upscaler` runs it with `--pre
 bf16 CPU (a bf16 copy in channels-last memory, fed one band of a 1280x720 LR frame, 96 rows), eager
 against `torch.compile` with fixed shapes and with dynamic shapes: compile seconds (the first call),
 output MP/s, the speed-up, and the largest difference from eager on the band. Inductor's caches are
-off, so the compile seconds are what a first run pays. Nothing in the package compiles yet: a
-compile costs seconds per distinct band shape, more than the whole of a single-image `srcnn upscale`,
-so it would pay only for video and batches.
+off, so the compile seconds are what a first run pays. A compile costs seconds per distinct band
+shape, more than the whole of a single-image `srcnn upscale`, so the package compiles (the whole
+band pipeline, not only the network: `Upscaler(compile=True)`) for video only, unless asked
+(`--compile on`); `benchmarks/realtime.py` measures that path end to end.
 
     python benchmarks/compile_speed.py [--rows 96] [--repeats 10] [--threads 2]
 """

@@ -10,6 +10,8 @@
 #              Needs RUNS_DIR/denoise_start.safetensors: an early best.safetensors of the denoiser.
 #   real-a:    FSRCNN real x3 and x2, fine-tuned from the shipped clean FSRCNNs on the `real` chain.
 #   real-b:    FSRCNN real x4 and the 9-5-5 real x3, the same way.
+#   restore-deep: the denoiser and the JPEG remover as 12-layer 3x3 networks, 64 filters each, with
+#              the global skip (DnCNN's depth without its batch norm), both from scratch.
 # Checkpoints are chosen on the validation split held out of the training images (never Set5/Set14).
 set -u
 data=${1:?DATA_DIR}; runs=${2:?RUNS_DIR}; stage=${3:?STAGE}; seconds=${4:-1200}
@@ -38,6 +40,11 @@ case $stage in
         --lr 3e-4 --warmup-steps 100
     run fsrcnn_real_x4 --family fsrcnn --scale 4 --patch-size 64 --degradation real \
         --init-from $pre/fsrcnn_x4.safetensors --lr 3e-4 --warmup-steps 100 ;;
-  *) echo "unknown stage $stage: restore, real-a or real-b" >&2; exit 2 ;;
+  restore-deep)
+    deep=(--scale 1 --arch 3-3-3-3-3-3-3-3-3-3-3-3 --n1 64 --n2 64 --residual --patch-size 64
+          --batch-size 32 --lr 5e-4 --warmup-steps 500 --val-every 250)
+    run denoise_deep "${deep[@]}" --degradation noise:0-50
+    run jpeg_deep "${deep[@]}" --degradation jpeg:5-90 ;;
+  *) echo "unknown stage $stage: restore, real-a, real-b or restore-deep" >&2; exit 2 ;;
 esac
 wait

@@ -125,3 +125,41 @@ def test_16_bit_grey_pil_image_stays_16_bit():
     out = srcnn.upscale(Image.fromarray(grey), scale=2, method="bicubic")
     assert out.mode.startswith("I;16") and out.size == (28, 24)
     assert np.asarray(out).max() > 255
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])
+def test_compiled_network_gives_the_eager_pixels(precision):
+    """torch.compile fuses the band pipeline; the pixels stay those of the eager path (a fused fp32
+    sum may round a value sitting on a half-level the other way: at most one level)."""
+    from srcnn.models import FSRCNN, FSRCNNConfig
+
+    torch.manual_seed(0)
+    model = FSRCNN(FSRCNNConfig(scale=2, d=16, s=8, m=2))
+    rng = np.random.default_rng(0)
+    for image in (rng.integers(0, 256, (19, 27, 3), dtype=np.uint8), rng.integers(0, 256, (19, 27), dtype=np.uint8)):
+        eager = Upscaler(model, 2, precision).upscale_array(image)
+        compiled = Upscaler(model, 2, precision, compile=True).upscale_array(image)
+        assert compiled.shape == eager.shape and compiled.dtype == eager.dtype
+        assert np.abs(compiled.astype(int) - eager.astype(int)).max() <= 1
+
+
+def test_a_picture_is_one_band_when_compiled_so_one_compile_serves_every_frame():
+    upscaler = Upscaler(random_model(), 2, compile=True)
+    assert upscaler._band_rows(360, 640) >= 360  # a 640x360 frame at x2: one shape
+    assert Upscaler(random_model(), 2)._band_rows(360, 640) < 360  # eager: bands bound the memory
+
+
+def test_where_compiling_fails_the_network_runs_eagerly_with_one_line(monkeypatch, capsys):
+    def broken_compile(fn, **kwargs):
+        def run(*args):
+            raise RuntimeError("InductorError: no working C++ compiler\nmore detail")
+        return run
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    image = smooth_image(12, 14, channels=3)
+    expected = Upscaler(random_model(), 3).upscale_array(image)
+    upscaler = Upscaler(random_model(), 3, compile=True)
+    assert np.array_equal(upscaler.upscale_array(image), expected)
+    assert np.array_equal(upscaler.upscale_array(image), expected)  # and stays eager without a second warning
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["srcnn: torch.compile is unavailable here (InductorError: no working C++ compiler); running eagerly"]

@@ -148,3 +148,36 @@ def test_frames_of_a_long_video_overlap_decode_network_and_encode(tmp_path, monk
     assert seen[0][1] == before + 2  # the network's first call: the reader and the writer run beside it
     assert threading.active_count() == before  # the reader and writer threads ended with the call
     assert probe(tmp_path / "big.mp4")["frames"] == 12
+
+
+@pytest.mark.parametrize("option, video_compiles", [("auto", True), ("on", True), ("off", False)])
+def test_videos_compile_the_network_by_default_and_pictures_do_not(tmp_path, monkeypatch, option, video_compiles):
+    import srcnn.video
+    from PIL import Image
+
+    from srcnn.infer import Upscaler
+
+    make_clip(tmp_path / "clip.mp4", frames=2, with_audio=False)
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "pic.png")
+    compiled = {}
+    real_upscale_video = srcnn.video.upscale_video
+
+    def spy(src, dst, upscale_frame, *args, **kwargs):
+        compiled["video"] = upscale_frame.__self__.compile
+        upscale_frame.__self__.compile = False  # the choice is what is tested; the frames run eagerly
+        return real_upscale_video(src, dst, upscale_frame, *args, **kwargs)
+
+    real_upscale_picture = Upscaler.upscale_picture
+
+    def picture_spy(self, picture):
+        compiled["picture"] = self.compile
+        self.compile = False
+        return real_upscale_picture(self, picture)
+
+    monkeypatch.setattr(srcnn.video, "upscale_video", spy)
+    monkeypatch.setattr(Upscaler, "upscale_picture", picture_spy)
+    code = main(["upscale", str(tmp_path / "clip.mp4"), str(tmp_path / "pic.png"), "-o", str(tmp_path / "out"),
+                 "--scale", "2", "--model", "fsrcnn", "--compile", option, "--quiet"])
+    assert code == 0 and compiled["video"] is video_compiles
+    assert compiled["picture"] is (option == "on")
+    assert probe(tmp_path / "out" / "clip.mp4")["frames"] == 2 and (tmp_path / "out" / "pic.png").exists()
