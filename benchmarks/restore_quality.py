@@ -8,7 +8,7 @@ never on the test images), BM3D (``bm3d`` package, told the true sigma) and ours
 default the shipped ``denoise``). JPEG at quality 10/20/30/40: the decoded JPEG and ours
 (``--jpeg-model``, default the shipped ``jpeg``). Seconds: mean wall time of the method per image.
 
-    python benchmarks/restore_quality.py [--limit N] [--bm3d-sigmas 15 25 50] [--json FILE]
+    python benchmarks/restore_quality.py [--limit N] [--bm3d-sigmas 15 25 50] [--ensemble] [--json FILE]
 
 BM3D costs about a minute per megapixel on one busy core, so by default it runs at sigma 25 only
 (the issue's comparison): Set5 + Set14 then take about 5 minutes on 2 cores. Progress goes to
@@ -63,6 +63,8 @@ def main() -> int:
     parser.add_argument("--qualities", nargs="+", type=int, default=list(rs.JPEG_QUALITIES))
     parser.add_argument("--denoise-model", default="denoise", help="alias or weights file (default: denoise)")
     parser.add_argument("--jpeg-model", default="jpeg", help="alias or weights file (default: jpeg)")
+    parser.add_argument("--ensemble", action="store_true",
+                        help="also score ours with the geometric self-ensemble (--ensemble: 8x its time)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write every number to this file")
     args = parser.parse_args()
@@ -79,9 +81,9 @@ def main() -> int:
     nlm_h = {sigma: rs.tune_nlm_h(tuning, sigma, args.seed) if tuning else None for sigma in args.sigmas}
     progress("OpenCV h per sigma: " + ", ".join(f"{s:g}: {h}" for s, h in nlm_h.items()))
     denoising = rs.denoising_table(images, args.sigmas, args.denoise_model, nlm_h, args.bm3d_sigmas, args.seed,
-                                   progress)
+                                   progress, args.ensemble)
     progress("JPEG")
-    jpeg = rs.jpeg_table(images, args.qualities, args.jpeg_model, args.seed)
+    jpeg = rs.jpeg_table(images, args.qualities, args.jpeg_model, args.seed, args.ensemble)
     seconds = time.perf_counter() - start
 
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)

@@ -162,3 +162,27 @@ def test_console_command_runs(tmp_path):
                            "--scale", "2", "--method", "bicubic"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert Image.open(tmp_path / "o.png").size == (24, 24)
+
+
+def test_ensemble_with_bicubic_is_one_line_error(tmp_path, capsys):
+    src = write(tmp_path / "in.png", smooth_image(10, 10))
+    code, _, err = run(capsys, "upscale", src, "-o", tmp_path / "o.png", "--scale", "2", "--method", "bicubic",
+                       "--ensemble")
+    assert_one_line_error(code, err, "--ensemble")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_ensemble_upscale_and_evaluate_run_the_eight_symmetries(tmp_path, capsys):
+    model = tmp_path / "m.safetensors"
+    torch_model = SRCNN(SRCNNConfig.from_arch("9-1-5", 8, 4, residual=True))
+    torch_model.init_weights("kaiming")
+    save_model(torch_model, model, scale=2)
+    (tmp_path / "set").mkdir()
+    src = write(tmp_path / "set" / "in.png", smooth_image(20, 24, channels=3))
+    plain, _, _ = run(capsys, "upscale", src, "-o", tmp_path / "plain.png", "--scale", "2", "--model", model)
+    code, _, _ = run(capsys, "upscale", src, "-o", tmp_path / "ens.png", "--scale", "2", "--model", model, "--ensemble")
+    assert plain == code == 0
+    a, b = np.asarray(Image.open(tmp_path / "plain.png")), np.asarray(Image.open(tmp_path / "ens.png"))
+    assert a.shape == b.shape == (40, 48, 3) and not np.array_equal(a, b)
+    code, out, _ = run(capsys, "evaluate", tmp_path / "set", "--scale", "2", "--model", model, "--ensemble")
+    assert code == 0 and "in" in out

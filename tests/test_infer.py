@@ -163,3 +163,45 @@ def test_where_compiling_fails_the_network_runs_eagerly_with_one_line(monkeypatc
     assert np.array_equal(upscaler.upscale_array(image), expected)  # and stays eager without a second warning
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["srcnn: torch.compile is unavailable here (InductorError: no working C++ compiler); running eagerly"]
+
+
+def _dihedral(plane: np.ndarray, turns: int, mirror: bool) -> np.ndarray:
+    out = np.rot90(plane, turns)
+    return out[:, ::-1] if mirror else out
+
+
+def _undo_dihedral(plane: np.ndarray, turns: int, mirror: bool) -> np.ndarray:
+    return np.rot90(plane[:, ::-1] if mirror else plane, -turns)
+
+
+@pytest.mark.parametrize("family", ["srcnn", "fsrcnn"])
+def test_self_ensemble_averages_the_network_over_the_eight_symmetries(family):
+    from srcnn.models import FSRCNN, FSRCNNConfig
+
+    torch.manual_seed(0)
+    model = random_model() if family == "srcnn" else FSRCNN(FSRCNNConfig(scale=2, d=16, s=8, m=2))
+    plane = np.random.default_rng(3).random((13, 17))
+    plain = Upscaler(model, 2)
+    expected = np.mean([_undo_dihedral(plain(np.ascontiguousarray(_dihedral(plane, t, m))), t, m)
+                        for t in range(4) for m in (False, True)], axis=0)
+    ensembled = Upscaler(model, 2, ensemble=True)(plane)
+    assert ensembled.shape == (26, 34)
+    np.testing.assert_allclose(ensembled, expected, atol=1e-6)
+    assert np.abs(ensembled - plain(plane)).max() > 1e-4  # an untrained network is not symmetric: it did change
+
+
+@pytest.mark.parametrize("shape, tile", [((45, 67), 16), ((33, 80), 32)])
+def test_self_ensemble_tiles_are_bit_identical_to_the_whole_image_in_fp32(shape, tile):
+    from srcnn.models import FSRCNN, FSRCNNConfig
+
+    torch.manual_seed(1)
+    model = FSRCNN(FSRCNNConfig(scale=3, d=16, s=8, m=2))
+    plane = np.random.default_rng(2).random(shape)
+    whole = Upscaler(model, 3, tile=0, ensemble=True).restore(plane)
+    tiled = Upscaler(model, 3, tile=tile, ensemble=True).restore(plane)
+    np.testing.assert_array_equal(tiled, whole)
+
+
+def test_self_ensemble_without_a_network_is_refused():
+    with pytest.raises(srcnn.errors.SRCNNError, match="--ensemble"):
+        srcnn.upscale(smooth_image(8, 8), scale=2, method="bicubic", ensemble=True)

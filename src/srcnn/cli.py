@@ -120,6 +120,7 @@ def _add_picture_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ext", default="auto", choices=("auto", "png", "jpg", "webp", "tif"),
                         help="output format into a folder; auto keeps each input's format (GIF becomes PNG)")
     _add_speed_options(parser, default_precision="auto")
+    _add_ensemble_option(parser)
     parser.add_argument("--compile", default="auto", choices=("auto", "on", "off"),
                         help="run the network through torch.compile: several times faster a frame, after seconds of "
                          "compiling per frame size; auto: for videos only (default: auto)")
@@ -149,8 +150,15 @@ def _upscaler_from(args):
         from .weights import load_restorer
 
         model, _ = load_restorer(args.model, args.task)
-        return Upscaler(model, 1, args.precision, args.device, args.tile)
-    return make_upscaler(args.scale, args.model, args.method, args.precision, args.device, args.tile)
+        return Upscaler(model, 1, args.precision, args.device, args.tile, ensemble=args.ensemble)
+    return make_upscaler(args.scale, args.model, args.method, args.precision, args.device, args.tile,
+                         ensemble=getattr(args, "ensemble", False))
+
+
+def _add_ensemble_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ensemble", action="store_true",
+                        help="geometric self-ensemble: average the network over the 8 rotations and mirror images "
+                         "of the input (8x the time, a little sharper and cleaner)")
 
 
 def _degradation_spec(text: str) -> str:
@@ -212,6 +220,7 @@ def _parser() -> argparse.ArgumentParser:
                          "blur:1.6, ... (default: bicubic, the papers' protocol)")
     ev.add_argument("--seed", type=int, default=0, help="seed of a random --degradation (default: 0)")
     _add_speed_options(ev, default_precision="fp32")
+    _add_ensemble_option(ev)
 
     ex = sub.add_parser("export", help="export a model to ONNX (dynamic height and width, output clamped to [0, 1])",
                         description=ONNX_CONTRACT)

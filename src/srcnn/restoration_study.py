@@ -137,12 +137,13 @@ def bm3d_method(sigma: float) -> PlaneUpscaler | Skipped:
     return denoise
 
 
-def model_method(model: str, scale: int) -> PlaneUpscaler | Skipped:
+def model_method(model: str, scale: int, ensemble: bool = False) -> PlaneUpscaler | Skipped:
     """Our model: an alias (the shipped model of that kind at ``scale``) or a weights file, fp32 on
-    the CPU; Skipped where the alias has no shipped model at that scale yet."""
+    the CPU (``ensemble``: with the geometric self-ensemble); Skipped where the alias has no shipped
+    model at that scale yet."""
     if model.lower() in ALIASES and find_weights(model.lower(), scale) is None:
         return Skipped(f"no shipped `{model}` model for x{scale} yet")
-    return make_upscaler(scale, model, "srcnn", "fp32", "cpu")
+    return make_upscaler(scale, model, "srcnn", "fp32", "cpu", ensemble=ensemble)
 
 
 # ---- scoring ------------------------------------------------------------------------------------
@@ -184,8 +185,9 @@ def tune_nlm_h(tuning_images: Images, sigma: float, seed: int = 0) -> float | No
 
 def denoising_table(images: Images, sigmas: Iterable[float], ours: str, nlm_h: dict[float, float | None],
                     bm3d_sigmas: Iterable[float] | None = None, seed: int = 0,
-                    progress: Progress | None = None) -> dict[float, dict[str, Cell]]:
-    """{sigma: {"input", "opencv", "bm3d", "ours": cell}}; BM3D only at ``bm3d_sigmas`` (default: all)."""
+                    progress: Progress | None = None, ensemble: bool = False) -> dict[float, dict[str, Cell]]:
+    """{sigma: {"input", "opencv", "bm3d", "ours"[, "ours_ensemble"]: cell}}; BM3D only at
+    ``bm3d_sigmas`` (default: all); ``ensemble``: ours with the self-ensemble too."""
     sigmas = list(sigmas)
     bm3d_sigmas = set(sigmas if bm3d_sigmas is None else bm3d_sigmas)
     ours_method = model_method(ours, 1)
@@ -203,14 +205,19 @@ def denoising_table(images: Images, sigmas: Iterable[float], ours: str, nlm_h: d
             "bm3d": score_method(images, 1, bm3d, noise, seed, progress, f"BM3D sigma {sigma:g}"),
             "ours": score_method(images, 1, ours_method, noise, seed),
         }
+        if ensemble:
+            table[sigma]["ours_ensemble"] = score_method(images, 1, model_method(ours, 1, ensemble=True), noise, seed)
     return table
 
 
-def jpeg_table(images: Images, qualities: Iterable[int], ours: str, seed: int = 0) -> dict[int, dict[str, Cell]]:
-    """{quality: {"input": the decoded JPEG, "ours": cell}}."""
-    ours_method = model_method(ours, 1)
-    return {q: {"input": score_method(images, 1, identity_method(), f"jpeg:{q}", seed),
-                "ours": score_method(images, 1, ours_method, f"jpeg:{q}", seed)} for q in qualities}
+def jpeg_table(images: Images, qualities: Iterable[int], ours: str, seed: int = 0,
+               ensemble: bool = False) -> dict[int, dict[str, Cell]]:
+    """{quality: {"input": the decoded JPEG, "ours"[, "ours_ensemble"]: cell}}."""
+    methods = {"input": identity_method(), "ours": model_method(ours, 1)}
+    if ensemble:
+        methods["ours_ensemble"] = model_method(ours, 1, ensemble=True)
+    return {q: {key: score_method(images, 1, method, f"jpeg:{q}", seed) for key, method in methods.items()}
+            for q in qualities}
 
 
 @dataclass
@@ -270,14 +277,18 @@ def denoising_markdown(table: dict, nlm_h: dict[float, float | None], ours: str)
     def label(key: str, sigma: float) -> str:
         if key == "opencv" and nlm_h.get(sigma) is not None:
             return f"{DENOISE_LABELS[key]} (h={nlm_h[sigma]:g})"
-        return f"Ours (`{ours}`)" if key == "ours" else DENOISE_LABELS[key]
+        return _ours_label(key, ours) or DENOISE_LABELS[key]
 
     return _restoration_markdown(table, "σ", label, "the noisy input")
 
 
 def jpeg_markdown(table: dict, ours: str) -> str:
-    return _restoration_markdown(table, "Quality", lambda key, _: f"Ours (`{ours}`)" if key == "ours"
-                                 else JPEG_LABELS[key], "the decoded JPEG")
+    return _restoration_markdown(table, "Quality", lambda key, _: _ours_label(key, ours) or JPEG_LABELS[key],
+                                 "the decoded JPEG")
+
+
+def _ours_label(key: str, ours: str) -> str | None:
+    return {"ours": f"Ours (`{ours}`)", "ours_ensemble": f"Ours (`{ours}`, `--ensemble`)"}.get(key)
 
 
 def gain_markdown(table: dict, inputs: Iterable[str] = GAIN_INPUTS) -> str:
