@@ -128,3 +128,13 @@ def test_each_real_model_beats_its_clean_counterpart_on_jpeg_and_noisy_inputs_by
     assert degraded and all(key in clean.metrics for key in degraded)
     for key in degraded:
         assert real.entry.metrics[key][0] > clean.metrics[key][0], key
+
+
+@pytest.mark.parametrize("task", ["denoise", "jpeg"])
+def test_each_shipped_restorer_beats_its_9_7_1_5_forerunner_by_their_cards(task):
+    """The deep restorer a task picks replaced AR-CNN's 9-7-1-5 (chosen on validation): their cards
+    share the test keys (each checked against `evaluate` above) and the deep one wins on every one."""
+    shipped, forerunner = find_weights(task, 1).entry, Weights[f"{task.upper()}_ARCNN"].entry
+    assert shipped.arch != forerunner.arch and shipped.metrics.keys() == forerunner.metrics.keys()
+    for key, (psnr, _) in shipped.metrics.items():
+        assert psnr > forerunner.metrics[key][0], key

@@ -467,7 +467,8 @@ def _cmd_upscale(args) -> int:
         upscaler.compile = args.compile == "on" or (args.compile == "auto" and is_video)
         try:
             if is_video:
-                stats = upscale_video(path, target, upscaler.upscale_array, args.scale, progress=bars)
+                stats = upscale_video(path, target, upscaler.upscale_array, args.scale, progress=bars,
+                                      network_threads=_video_network_threads(upscaler))
                 if not args.quiet:
                     tqdm.write(f"{path}: {stats['frames']} frames at {stats['fps']:.2f} frames/s "
                                f"({stats['realtime']:.2f}x real time)", file=sys.stdout)
@@ -494,6 +495,14 @@ def _cmd_upscale(args) -> int:
     return EXIT_OK
 
 
+def _video_network_threads(upscaler) -> int | None:
+    """A compiled network keeps every torch thread while the decoder and encoder run beside it (the
+    network is still the slowest stage: `benchmarks/realtime.py`); eagerly, one core is left to them."""
+    import torch
+
+    return torch.get_num_threads() if upscaler.compile else None
+
+
 def _upscale_stream(args, start: float) -> int:
     """A video through pipes: ``srcnn upscale - -o - ...`` (or a file on one side). stdout carries
     the video, so every message, the closing line included, goes to stderr."""
@@ -512,7 +521,8 @@ def _upscale_stream(args, start: float) -> int:
     upscaler = _upscaler_from(args)
     upscaler.compile = args.compile != "off"
     bars = not args.quiet and sys.stderr.isatty()
-    stats = upscale_video(src, dst, upscaler.upscale_array, args.scale, progress=bars, container=args.container)
+    stats = upscale_video(src, dst, upscaler.upscale_array, args.scale, progress=bars, container=args.container,
+                          network_threads=_video_network_threads(upscaler))
     if not args.quiet:
         where = "stdout" if dst == "-" else dst
         print(f"wrote {stats['frames']} frames to {where} ({stats['fps']:.1f} frames/s, "

@@ -96,13 +96,16 @@ def _stream_suffix(container: str) -> str:
 
 
 def upscale_video(src: str | Path, dst: str | Path, upscale_frame: Callable[[np.ndarray], np.ndarray],
-                  scale: int, crf: int = 18, progress: bool = True, container: str = "matroska") -> dict:
+                  scale: int, crf: int = 18, progress: bool = True, container: str = "matroska",
+                  network_threads: int | None = None) -> dict:
     """Upscale every frame of ``src`` (RGB uint8 arrays through ``upscale_frame``) into ``dst``.
 
     ``src`` / ``dst`` may be "-": stdin / stdout, so the command sits in an FFmpeg pipeline
     (``container`` then names the output's format: matroska or mpegts). Decoding, the network and
     encoding run at once in three threads joined by bounded queues (PyAV and torch release the
-    GIL), so the slowest stage sets the pace and at most a few frames are ever in memory."""
+    GIL), so the slowest stage sets the pace and at most a few frames are ever in memory.
+    ``network_threads``: torch threads for the network meanwhile (default: all cores but one, left to
+    the decoder and encoder; a compiled network does better with all of them, measured)."""
     import av
 
     to_stdout = str(dst) == "-"
@@ -120,14 +123,16 @@ def upscale_video(src: str | Path, dst: str | Path, upscale_frame: Callable[[np.
                 import sys
 
                 with av.open(sys.stdout.buffer, "w", format=container) as out:
-                    return _transcode(av, inp, out, codec, suffix, upscale_frame, scale, crf, progress)
+                    return _transcode(av, inp, out, codec, suffix, upscale_frame, scale, crf, progress,
+                                      network_threads)
             with atomic_output(dst) as tmp, av.open(str(tmp), "w") as out:
-                return _transcode(av, inp, out, codec, suffix, upscale_frame, scale, crf, progress)
+                return _transcode(av, inp, out, codec, suffix, upscale_frame, scale, crf, progress, network_threads)
     except av.error.FFmpegError as exc:
         raise SRCNNError(f"{src}: video processing failed ({exc})") from None
 
 
-def _transcode(av, inp, out, codec: str, suffix: str, upscale_frame, scale: int, crf: int, progress: bool) -> dict:
+def _transcode(av, inp, out, codec: str, suffix: str, upscale_frame, scale: int, crf: int, progress: bool,
+               network_threads: int | None) -> dict:
     import queue
     import threading
 
@@ -203,7 +208,8 @@ def _transcode(av, inp, out, codec: str, suffix: str, upscale_frame, scale: int,
     import torch
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, threads - 1))  # the decoder and encoder threads need a core of their own
+    # By default the decoder and encoder threads get a core of their own.
+    torch.set_num_threads(network_threads or max(1, threads - 1))
     frames, start = 0, time.perf_counter()
     fps = float(rate) if rate else 0.0
     bar = tqdm(total=vin.frames or None, unit="frame", disable=not progress, dynamic_ncols=True)

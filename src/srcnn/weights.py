@@ -161,6 +161,11 @@ _CPU_TRAIN = (f"srcnn train {_DATA} --hr-scales 0.9 0.8 0.7 0.6 --steps 1000000 
               "--threads 1")
 _CPU_RESTORE = (_CPU_TRAIN + " --out runs/{name} --scale 1 --arch 9-7-1-5 --n1 64 --n2 32 --residual --patch-size 40 "
                 "{extra} --time-limit {seconds}")
+# The deep restorers: DnCNN's depth (12 layers of 3x3, 64 filters, a global skip, no batch norm).
+_DEEP_ARCH, _DEEP_PARAMS = "-".join(["3"] * 12), 370497
+_CPU_RESTORE_DEEP = (_CPU_TRAIN.replace("--val-every 500", "--val-every 250") + " --out runs/{name} --scale 1 "
+                     f"--arch {_DEEP_ARCH} --n1 64 --n2 64 --residual --patch-size 64 --batch-size 32 --lr 5e-4 "
+                     "--warmup-steps 500 {extra} --time-limit {seconds}")
 # The real-world chain (srcnn.degrade.RealDegradation): fine-tuned from the shipped clean model of its kind.
 _CPU_REAL = (_CPU_TRAIN + " --out runs/{name} {extra} --degradation real --lr 3e-4 --warmup-steps 100 "
              "--time-limit 1200")
@@ -244,16 +249,32 @@ class Weights(Enum):
 
     # Issue 14 (2026-11-26/27, no GPU lent): scripts/train_real_on_cpu.sh, two runs at once on the 2-core CPU.
     DENOISE = WeightsEntry(
-        file="denoise_9-7-1-5.safetensors", scale=1, arch="9-7-1-5", widths=(64, 32, 32), params=107489,
+        file="denoise_3x12.safetensors", scale=1, arch=_DEEP_ARCH, widths=(64,) * 11, params=_DEEP_PARAMS,
         alias="denoise",
+        metrics={"Set5 noise:25": (31.0756, 0.85886), "Set14 noise:25": (29.6046, 0.81135)},
+        recipe=_CPU_RESTORE_DEEP.format(name="denoise_deep", extra="--degradation noise:0-50", seconds=6600)
+               + " (a blind Gaussian denoiser, sigma 0-50 on the 0-255 scale; stage restore-deep)",
+        train_minutes=110.0, trained_on=_CPU_AMX,
+    )
+    JPEG = WeightsEntry(
+        file="jpeg_3x12.safetensors", scale=1, arch=_DEEP_ARCH, widths=(64,) * 11, params=_DEEP_PARAMS,
+        alias="jpeg",
+        metrics={"Set5 jpeg:10": (31.6135, 0.87286), "Set14 jpeg:10": (29.6498, 0.81804)},
+        recipe=_CPU_RESTORE_DEEP.format(name="jpeg_deep", extra="--degradation jpeg:5-90 --init-from "
+                                        "DENOISE_DEEP_STEP3000", seconds=5000)
+               + " (one model for JPEG qualities 5-90; DENOISE_DEEP_STEP3000: the deep denoiser's best weights "
+                 "at its step 3000; stage jpeg-deep)",
+        train_minutes=5000 / 60, trained_on=_CPU_AMX,
+    )
+    DENOISE_ARCNN = WeightsEntry(
+        file="denoise_9-7-1-5.safetensors", scale=1, arch="9-7-1-5", widths=(64, 32, 32), params=107489,
         metrics={"Set5 noise:25": (30.6481, 0.85080), "Set14 noise:25": (29.1788, 0.79761)},
         recipe=_CPU_RESTORE.format(name="denoise", extra="--degradation noise:0-50", seconds=1800)
                + " (a blind Gaussian denoiser, sigma 0-50 on the 0-255 scale)",
         train_minutes=30.0, trained_on=_CPU_AMX,
     )
-    JPEG = WeightsEntry(
+    JPEG_ARCNN = WeightsEntry(
         file="jpeg_9-7-1-5.safetensors", scale=1, arch="9-7-1-5", widths=(64, 32, 32), params=107489,
-        alias="jpeg",
         metrics={"Set5 jpeg:10": (30.9993, 0.85789), "Set14 jpeg:10": (29.1619, 0.80923)},
         recipe=_CPU_RESTORE.format(name="jpeg", extra="--degradation jpeg:5-90 --init-from DENOISE_STEP1500 "
                                    "--lr 5e-4", seconds=1800)
