@@ -205,3 +205,14 @@ def test_self_ensemble_tiles_are_bit_identical_to_the_whole_image_in_fp32(shape,
 def test_self_ensemble_without_a_network_is_refused():
     with pytest.raises(srcnn.errors.SRCNNError, match="--ensemble"):
         srcnn.upscale(smooth_image(8, 8), scale=2, method="bicubic", ensemble=True)
+
+
+def test_a_read_only_image_upscales_without_a_warning():
+    import warnings
+
+    image = smooth_image(12, 14, channels=3)
+    image.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = Upscaler(random_model(), 2).upscale_array(image)
+    assert out.shape == (24, 28, 3)

@@ -252,7 +252,9 @@ class Upscaler:
         for done, top in enumerate(range(0, h, rows), start=1):
             bottom = min(h, top + rows)
             t0, b0 = max(0, top - halo), min(h, bottom + halo)
-            band = self._through(self._band, torch.from_numpy(np.ascontiguousarray(image[t0:b0])))
+            # A decoded image is often read-only; torch wants its own writable, contiguous band.
+            pixels = np.require(image[t0:b0], requirements=("C_CONTIGUOUS", "WRITEABLE"))
+            band = self._through(self._band, torch.from_numpy(pixels))
             out[top * s : bottom * s] = band[(top - t0) * s : (bottom - t0) * s].numpy()
             if self.progress is not None:
                 self.progress(done, total)
