@@ -8,10 +8,11 @@
    does for video): the seconds of the first call (the compiles) and the steady rate after it.
 3. Whole processes: `srcnn upscale 720p.png -o 4k.png --scale 3 --model fsrcnn` against a bare
    `python -c "import torch"`; an 8K output (2560x1440 x3) with fsrcnn, its peak RSS; a 10 s
-   640x360 30 fps clip with audio upscaled x2 with fsrcnn, the real-time factor (the network compiled,
-   the CLI's default for video; its first run here fills inductor's on-disk cache, the second reads it).
+   640x360 30 fps clip with audio upscaled x2 with fsrcnn, the real-time factor, three times: with
+   `--compile off`, then compiled (the CLI's default for video) with an empty inductor cache, then
+   again with the cache that run left.
 
-    python benchmarks/realtime.py [--repeats 3] [--skip-processes]
+    python benchmarks/realtime.py [--repeats 3] [--skip-processes] [--video-only]
 """
 
 from __future__ import annotations

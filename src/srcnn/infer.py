@@ -91,9 +91,10 @@ class Upscaler:
     Tiles overlap by the network's receptive radius, so the result equals the whole-image result.
     ``progress``: called as ``progress(done, total)`` after each tile, or each band of a picture
     (the CLI's progress bar); pictures go band by band, ``tile * tile`` output pixels a band.
-    ``compile``: run the network through ``torch.compile`` (it fuses the activations, padding and
-    pixel shuffle into the convolutions: several times faster on CPU, but each new input shape costs
-    seconds of compiling, so it pays for video frames and batches of equal size, not one picture).
+    ``compile``: run each band of a picture (colour conversions, network, chroma bicubic, rounding)
+    and each tile through ``torch.compile``, which fuses the activations, padding and pixel shuffle
+    into the convolutions: about twice as fast end to end on CPU, but each new input shape costs
+    seconds of compiling, so it pays for video frames and batches of equal size, not one picture.
     Where compiling fails (no C++ compiler, say) the network runs eagerly, with a one-line warning.
     ``ensemble``: geometric self-ensemble (Timofte et al., CVPR 2016; EDSR+): the network also runs on
     the 7 other rotations and mirror images of its input, and the 8 answers, turned back, are averaged.

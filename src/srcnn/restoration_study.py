@@ -191,6 +191,7 @@ def denoising_table(images: Images, sigmas: Iterable[float], ours: str, nlm_h: d
     sigmas = list(sigmas)
     bm3d_sigmas = set(sigmas if bm3d_sigmas is None else bm3d_sigmas)
     ours_method = model_method(ours, 1)
+    ensemble_method = model_method(ours, 1, ensemble=True) if ensemble else None
     table = {}
     for sigma in sigmas:
         noise = f"noise:{sigma:g}"
@@ -205,8 +206,8 @@ def denoising_table(images: Images, sigmas: Iterable[float], ours: str, nlm_h: d
             "bm3d": score_method(images, 1, bm3d, noise, seed, progress, f"BM3D sigma {sigma:g}"),
             "ours": score_method(images, 1, ours_method, noise, seed),
         }
-        if ensemble:
-            table[sigma]["ours_ensemble"] = score_method(images, 1, model_method(ours, 1, ensemble=True), noise, seed)
+        if ensemble_method is not None:
+            table[sigma]["ours_ensemble"] = score_method(images, 1, ensemble_method, noise, seed)
     return table
 
 
