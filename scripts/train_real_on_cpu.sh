@@ -12,6 +12,11 @@
 #   real-b:    FSRCNN real x4 and the 9-5-5 real x3, the same way.
 #   restore-deep: the denoiser as a 12-layer 3x3 network, 64 filters each, with the global skip
 #              (DnCNN's depth without its batch norm), from scratch.
+#   restore-deep-2: a second round of the deep denoiser, a fresh cosine from lr 2e-4 started from
+#              RUNS_DIR/denoise_deep/best.safetensors (its validation was still rising when round one ended).
+#   real-cascade: the real-world x3 model as a cascade (--restorer): the shipped deep denoiser cleans the
+#              LR image, the shipped clean FSRCNN x3 up-scales it, both trained on together on the `real`
+#              chain. One network alone traded clean quality against degraded quality.
 #   jpeg-deep: the JPEG remover, the same network, started from RUNS_DIR/denoise_deep_start.safetensors
 #              (the deep denoiser's best weights at its step 3000). From scratch, its loss stalled from
 #              step 1000 on and at step 2750 it scored below the shipped 9-7-1-5 at quality 10.
@@ -48,8 +53,15 @@ case $stage in
         --init-from $pre/fsrcnn_x4.safetensors --lr 3e-4 --warmup-steps 100 ;;
   restore-deep)
     run denoise_deep "${deep[@]}" --degradation noise:0-50 ;;
+  restore-deep-2)
+    run denoise_deep_2 "${deep[@]}" --degradation noise:0-50 --init-from "$runs/denoise_deep/best.safetensors" \
+        --lr 2e-4 --warmup-steps 200 ;;
+  real-cascade)
+    run real_cascade_x3 --family fsrcnn --upsampler deconv --scale 3 --patch-size 96 --batch-size 16 \
+        --degradation real --restorer $pre/denoise_3x12.safetensors --init-from $pre/fsrcnn_x3.safetensors \
+        --lr 2e-4 --warmup-steps 200 ;;
   jpeg-deep)
     run jpeg_deep "${deep[@]}" --degradation jpeg:5-90 --init-from "$runs/denoise_deep_start.safetensors" ;;
-  *) echo "unknown stage $stage: restore, real-a, real-b, restore-deep or jpeg-deep" >&2; exit 2 ;;
+  *) echo "unknown stage $stage: restore, real-a, real-b, restore-deep, restore-deep-2, real-cascade or jpeg-deep" >&2; exit 2 ;;
 esac
 wait

@@ -44,7 +44,7 @@ from .errors import SRCNNError
 from .evaluate import evaluate_plane
 from .imageio import list_images, read_image, write_text_atomic
 from .infer import Upscaler, resolve_precision
-from .models import FSRCNN, SRCNN, FSRCNNConfig, SRCNNConfig
+from .models import FSRCNN, SRCNN, Cascade, CascadeConfig, FSRCNNConfig, SRCNNConfig
 from .train_config import TrainConfig  # kept torch-free so `srcnn --help` need not import torch
 from .weights import atomic_save_safetensors, load_model, save_model
 
@@ -69,6 +69,15 @@ def build_model(cfg: TrainConfig) -> torch.nn.Module:
     else:
         raise SRCNNError(f"unknown model family {cfg.family!r}: use 'srcnn' or 'fsrcnn'")
     model.init_weights(cfg.init)
+    if cfg.restorer:  # a trained scale-1 restorer in front, trained on with the network
+        restorer, meta = load_model(cfg.restorer)
+        if meta["scale"] != "1":
+            raise SRCNNError(f"--restorer {cfg.restorer}: an x{meta['scale']} model, not a scale-1 restorer")
+        try:
+            config = CascadeConfig(restorer.config, model.config)
+        except ValueError as exc:
+            raise SRCNNError(f"--restorer {cfg.restorer}: {exc}") from None
+        model = Cascade(config, restorer.train(), model)
     return model
 
 
@@ -77,6 +86,9 @@ def load_initial_weights(model: torch.nn.Module, path: str, cfg: TrainConfig) ->
     another scale (FSRCNN x3 for x2 / x4, as the paper transfers) loads all but its scale-specific
     last layer. ``cfg.train_layers == "last"`` then freezes everything but the last layer."""
     pretrained, _ = load_model(path)
+    whole = model
+    if isinstance(model, Cascade) and not isinstance(pretrained, Cascade):
+        model = model.upscaler  # the up-scaler behind a --restorer starts from these weights
     if pretrained.config == model.config:
         model.load_state_dict(pretrained.state_dict())
     elif (pretrained.config.family == model.config.family and hasattr(model.config, "scale")
@@ -86,8 +98,8 @@ def load_initial_weights(model: torch.nn.Module, path: str, cfg: TrainConfig) ->
     else:
         raise SRCNNError(f"{path}: architecture {pretrained.config} differs from {model.config}")
     if cfg.train_layers == "last":
-        last = set(map(id, model.last_layer.parameters()))
-        for p in model.parameters():
+        last = set(map(id, whole.last_layer.parameters()))
+        for p in whole.parameters():
             p.requires_grad_(id(p) in last)
     elif cfg.train_layers != "all":
         raise SRCNNError(f"--train-layers must be 'all' or 'last', got {cfg.train_layers!r}")
@@ -199,7 +211,7 @@ def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
 # makes the run what it is, so another value would train a different model under the old name.
 RESUME_MAY_CHANGE = frozenset({"out", "resume", "steps", "time_limit", "target_psnr", "val_every", "precision",
                                "device", "workers", "monitor_data"})
-_PATH_FIELDS = frozenset({"data", "val_data", "init_from"})
+_PATH_FIELDS = frozenset({"data", "val_data", "init_from", "restorer"})
 
 
 def _comparable(name: str, value, recipe: str):

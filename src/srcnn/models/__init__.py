@@ -8,13 +8,14 @@ upscaler and exporter read those, never the family's name.
 
 from __future__ import annotations
 
+from .cascade import Cascade, CascadeConfig
 from .fsrcnn import FSRCNN, FSRCNNConfig
 from .srcnn import SRCNN, SRCNNConfig, parse_arch
 
-__all__ = ["SRCNN", "SRCNNConfig", "FSRCNN", "FSRCNNConfig", "FAMILIES", "parse_arch", "model_from_metadata"]
+__all__ = ["SRCNN", "SRCNNConfig", "FSRCNN", "FSRCNNConfig", "Cascade", "CascadeConfig", "FAMILIES", "parse_arch", "model_from_metadata"]
 
 # family name -> (config class, model class). Files without a 'family' key are SRCNN.
-FAMILIES = {"srcnn": (SRCNNConfig, SRCNN), "fsrcnn": (FSRCNNConfig, FSRCNN)}
+FAMILIES = {"srcnn": (SRCNNConfig, SRCNN), "fsrcnn": (FSRCNNConfig, FSRCNN), "cascade": (CascadeConfig, Cascade)}
 
 
 def model_from_metadata(meta: dict[str, str]):

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .exact import width_independent_kernels
 from .upsample import RADIUS as BICUBIC_RADIUS
 from .upsample import BicubicUpsample
 
@@ -136,18 +137,8 @@ class FSRCNN(nn.Module):
     def forward(self, x: torch.Tensor, same_size: bool = True) -> torch.Tensor:
         """x: LR image (N, C, H, W) in [0, 1] -> (N, C, H * scale, W * scale). ``same_size`` is
         accepted for the trainer's sake; FSRCNN always pads, so both give the full output."""
-        if self.training or x.device.type != "cpu" or self.body[0].weight.dtype != torch.float32 \
-                or torch.is_autocast_enabled("cpu"):
+        with width_independent_kernels(self, x):
             return self._forward(x)
-        # fp32 inference on the CPU: oneDNN picks kernels by image width for these narrow layers, and
-        # their sums then differ in the last bits between a tile and the whole image; PyTorch's own
-        # kernels do not, so tiles stay bit-identical (bf16 inference keeps oneDNN's speed).
-        was = torch.backends.mkldnn.enabled
-        torch.backends.mkldnn.enabled = False
-        try:
-            return self._forward(x)
-        finally:
-            torch.backends.mkldnn.enabled = was
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         inp = x

@@ -88,6 +88,15 @@ class SRCNNConfig:
         )
 
 
+def _conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    if conv.out_channels == 1 and x.device.type == "cpu" and not torch.backends.mkldnn.enabled:
+        # PyTorch's own CPU kernel for one output channel (a matrix-vector product) sums in an order
+        # that depends on the image's width; two channels take the matrix path, whose order does not.
+        # (oneDNN is off only in width_independent_kernels, where tiles must equal the whole image.)
+        return F.conv2d(x, conv.weight.expand(2, -1, -1, -1), conv.bias.expand(2))[:, :1]
+    return conv(x)
+
+
 class SRCNN(nn.Module):
     def __init__(self, config: SRCNNConfig = SRCNNConfig()):
         super().__init__()
@@ -110,7 +119,7 @@ class SRCNN(nn.Module):
             if same_size:
                 p = conv.kernel_size[0] // 2
                 x = F.pad(x, (p, p, p, p), mode="replicate")
-            x = conv(x)
+            x = _conv(conv, x)
             if i < last:
                 x = F.relu(x)
         x = x.to(inp.dtype)  # ... but answers, and adds the skip, in the caller's precision
