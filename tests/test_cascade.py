@@ -121,3 +121,14 @@ def test_a_restorer_that_up_scales_is_a_one_line_error(tiny_set, tmp_path, capsy
 def test_a_cascade_needs_an_lr_grid_up_scaler():
     with pytest.raises(ValueError, match="must take the LR image"):
         CascadeConfig(SRCNNConfig((3, 3, 3), (16, 16)), SRCNNConfig())
+
+
+def test_another_cascades_restorer_goes_in_front_of_a_new_up_scaler(tmp_path):
+    from srcnn.train import build_model
+
+    x3 = random_cascade(3)
+    save_model(x3, tmp_path / "c3.safetensors", scale=3)
+    model = build_model(TrainConfig(scale=2, family="fsrcnn", dsm=(16, 5, 1), restorer=str(tmp_path / "c3.safetensors")))
+    assert isinstance(model, Cascade) and model.config.upscale_factor == 2
+    for name, value in x3.restorer.state_dict().items():
+        assert torch.equal(model.restorer.state_dict()[name], value), name

@@ -28,7 +28,7 @@ class TrainConfig:
     init: str = "kaiming"  # or "paper"
     init_from: str | None = None  # start from these weights (e.g. the x3 model for x2 / x4)
     train_layers: str = "all"  # or "last": train only the last layer (the FSRCNN paper's transfer)
-    restorer: str | None = None  # a scale-1 restorer's weights run in front of the network (a cascade)
+    restorer: str | None = None  # a scale-1 restorer (or a cascade: its restorer) run in front of the network
     # data
     degradation: str = "bicubic"
     blur_sigma: float = DEFAULT_BLUR_SIGMA
