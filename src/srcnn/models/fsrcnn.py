@@ -19,7 +19,7 @@ from torch import nn
 
 from .exact import width_independent_kernels
 from .upsample import RADIUS as BICUBIC_RADIUS
-from .upsample import BicubicUpsample
+from .upsample import BicubicUpsample, pixel_shuffle
 
 __all__ = ["FSRCNNConfig", "FSRCNN"]
 
@@ -160,7 +160,7 @@ class FSRCNN(nn.Module):
         else:
             weight, bias = self._deconv_as_subpixel()
             pad = weight.shape[-1] // 2
-        return F.pixel_shuffle(F.conv2d(F.pad(x, (pad,) * 4, mode="replicate"), weight, bias), r)
+        return pixel_shuffle(F.conv2d(F.pad(x, (pad,) * 4, mode="replicate"), weight, bias), r)
 
     def _deconv_as_subpixel(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The transposed convolution's exact sub-pixel form: a convolution on the LR grid with one
