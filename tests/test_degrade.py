@@ -108,7 +108,7 @@ def test_paper_sub_images_of_t91_match_the_authors_code():
 
 
 SPECS = ["bicubic", "blur", "blur:1.6", "blur:1.0-2.0", "subsample", "noise:10", "noise:5-50", "jpeg:75",
-         "jpeg:30-95", "real"]
+         "jpeg:30-95", "real", "real+jpeg:40-95+bicubic"]
 
 
 @pytest.mark.parametrize("spec", SPECS)
@@ -172,7 +172,8 @@ def test_blur_sigma_range_lies_between_its_ends():
 
 
 @pytest.mark.parametrize("spec", ["gif", "noise:", "noise:abc", "noise:50-5", "noise:300", "jpeg", "jpeg:0",
-                                  "jpeg:75.5", "blur:0", "bicubic:2", "real:3", "noise:1-2-3"])
+                                  "jpeg:75.5", "blur:0", "bicubic:2", "real:3", "noise:1-2-3",
+                                  "real+", "noise:10+gif"])
 def test_bad_specs_are_one_line_errors(spec):
     from srcnn.degrade import parse_degradation
     from srcnn.errors import SRCNNError
@@ -199,3 +200,18 @@ def test_random_degradations_are_drawn_per_patch_at_scale_3(grid):
     assert x.shape[-1] == (24 if grid == "hr" else 8) and y.shape[-1] == 24
     np.testing.assert_array_equal(x.numpy(), sampler.batch(0)[0].numpy())
     assert not np.array_equal(x.numpy(), sampler.batch(1)[0].numpy())
+
+
+def test_a_mixture_draws_each_part_about_equally_and_applies_it_as_is(hr):
+    from srcnn.degrade import parse_degradation
+
+    mixture = parse_degradation("bicubic+noise:10+jpeg:75")
+    assert mixture.spec == "bicubic+noise:10+jpeg:75" and parse_degradation(mixture.spec) == mixture
+    assert mixture.random and mixture.task is None
+    parts = {spec: parse_degradation(spec).lr(hr, 3) for spec in ("bicubic", "jpeg:75")}
+    drawn = {"bicubic": 0, "jpeg:75": 0, "noise": 0}
+    for seed in range(60):
+        lr = mixture.lr(hr, 3, np.random.default_rng(seed))
+        match = [spec for spec, image in parts.items() if np.array_equal(lr, image)]
+        drawn[match[0] if match else "noise"] += 1
+    assert all(10 <= count <= 30 for count in drawn.values()), drawn

@@ -270,7 +270,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="with --init-from: train every layer or only the last")
     tr.add_argument("--degradation", default=defaults.degradation, type=_degradation_spec,
                     help=f"how LR inputs are made from HR images: {', '.join(DEGRADATIONS)}, with a level or "
-                         "range where it takes one (blur:1.0-2.0, noise:0-50, jpeg:5-90)")
+                         "range where it takes one (blur:1.0-2.0, noise:0-50, jpeg:5-90), or a mixture joined by + "
+                         "(real+jpeg:40-95+bicubic: each patch draws one of them)")
     tr.add_argument("--blur-sigma", type=float, default=defaults.blur_sigma, help="Gaussian sigma of --degradation blur")
     tr.add_argument("--noise-sigma", type=float, default=defaults.noise_sigma,
                     help="noise of --degradation noise, in 0..255 units")

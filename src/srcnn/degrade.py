@@ -24,7 +24,11 @@ training batch is a function of (seed, step) and an evaluation is repeatable to 
   bilinear or area (Pillow), one of the three at random (skipped at scale 1); Gaussian noise,
   sigma 0-15 of 255; rounding to uint8 and JPEG at quality 40-95.
 
-A degradation with a random draw (noise, jpeg or blur with a range, real) is applied per patch in
+- ``A+B[+C...]``: a mixture: each image (each patch in training) draws one of the listed
+  degradations with equal probability, then applies it; e.g. ``real+jpeg:40-95+bicubic`` weighs the
+  `real` chain, JPEG-only and clean inputs a third each.
+
+A degradation with a random draw (noise, jpeg or blur with a range, real, a mixture) is applied per patch in
 training (``random`` is true): a fresh draw for every patch of every step. A deterministic one is
 applied once per image.
 
@@ -116,10 +120,13 @@ class Degradation:
     name: str
     low: float = 0.0
     high: float = 0.0
+    parts: tuple["Degradation", ...] = ()  # a mixture's degradations (name "mix")
 
     @property
     def spec(self) -> str:
         """The string that parses back to this degradation."""
+        if self.name == "mix":
+            return "+".join(part.spec for part in self.parts)
         if self.name in ("bicubic", "subsample", "real"):
             return self.name
         level = f"{self.low:g}" if self.low == self.high else f"{self.low:g}-{self.high:g}"
@@ -128,7 +135,7 @@ class Degradation:
     @property
     def random(self) -> bool:
         """True when it draws random numbers: applied per patch in training, seeded in evaluation."""
-        return self.name in ("noise", "real") or self.low != self.high
+        return self.name in ("noise", "real", "mix") or self.low != self.high
 
     @property
     def task(self) -> str | None:
@@ -143,6 +150,8 @@ class Degradation:
         if self.random and rng is None:
             rng = np.random.default_rng()
         name = self.name
+        if name == "mix":
+            return self.parts[int(rng.integers(len(self.parts)))].lr(hr, scale, rng)
         if name == "blur":
             offset = (scale - 1) // 2
             return _gaussian_blur(hr, _draw(rng, self.low, self.high))[offset::scale, offset::scale]
@@ -186,12 +195,19 @@ _LIMITS = {"blur": (0.0, 10.0), "noise": (0.0, 255.0), "jpeg": (1, 100)}
 
 def parse_degradation(spec: "str | Degradation", *, blur_sigma: float = DEFAULT_BLUR_SIGMA,
                       noise_sigma: float = DEFAULT_NOISE_SIGMA) -> Degradation:
-    """``bicubic``, ``blur[:S|:A-B]``, ``subsample``, ``noise[:S|:A-B]``, ``jpeg:Q|A-B``, ``real``.
+    """``bicubic``, ``blur[:S|:A-B]``, ``subsample``, ``noise[:S|:A-B]``, ``jpeg:Q|A-B``, ``real``, or a
+    mixture of them joined by ``+``.
     A bare ``blur`` / ``noise`` takes ``blur_sigma`` / ``noise_sigma``. Bad specs raise a one-line
     SRCNNError."""
     if isinstance(spec, Degradation):
         return spec
     text = str(spec).strip().lower()
+    if "+" in text:
+        parts = tuple(parse_degradation(part, blur_sigma=blur_sigma, noise_sigma=noise_sigma)
+                      for part in text.split("+"))
+        if any(part.name == "mix" for part in parts):
+            raise SRCNNError(f"degradation {spec!r}: a mixture's parts cannot be mixtures")
+        return Degradation("mix", parts=parts)
     name, colon, level = text.partition(":")
     if name not in DEGRADATIONS:
         raise SRCNNError(f"unknown degradation {spec!r}; choose from {', '.join(DEGRADATIONS)} "
