@@ -19,6 +19,9 @@
 #              chain. One network alone traded clean quality against degraded quality.
 #   real-cascade-2: its second round, from its best weights: lr 1e-4 on a mixture that weighs the `real`
 #              chain, JPEG-only and clean inputs a third each (round one's JPEG-q75 gain stayed flat).
+#   real-cascade-3: a third round from round two's best (stopped at its step 11,500, where clean and
+#              noisy inputs had margin and JPEG-q75 did not): lr 7e-5, JPEG-only inputs weighed double
+#              (the `real` chain a quarter, JPEG-only a half, clean a quarter).
 #   jpeg-deep: the JPEG remover, the same network, started from RUNS_DIR/denoise_deep_start.safetensors
 #              (the deep denoiser's best weights at its step 3000). From scratch, its loss stalled from
 #              step 1000 on and at step 2750 it scored below the shipped 9-7-1-5 at quality 10.
@@ -66,8 +69,12 @@ case $stage in
     run real_cascade_x3_2 --family fsrcnn --upsampler deconv --scale 3 --patch-size 96 --batch-size 16 \
         --degradation real+jpeg:40-95+bicubic --restorer "$runs/real_cascade_x3/best.safetensors" \
         --init-from "$runs/real_cascade_x3/best.safetensors" --lr 1e-4 --warmup-steps 100 ;;
+  real-cascade-3)
+    run real_cascade_x3_3 --family fsrcnn --upsampler deconv --scale 3 --patch-size 96 --batch-size 16 \
+        --degradation real+jpeg:40-95+jpeg:40-95+bicubic --restorer "$runs/real_cascade_x3_2/best.safetensors" \
+        --init-from "$runs/real_cascade_x3_2/best.safetensors" --lr 7e-5 --warmup-steps 100 ;;
   jpeg-deep)
     run jpeg_deep "${deep[@]}" --degradation jpeg:5-90 --init-from "$runs/denoise_deep_start.safetensors" ;;
-  *) echo "unknown stage $stage: restore, real-a, real-b, restore-deep, restore-deep-2, real-cascade, real-cascade-2 or jpeg-deep" >&2; exit 2 ;;
+  *) echo "unknown stage $stage: restore, real-a, real-b, restore-deep, restore-deep-2, real-cascade, real-cascade-2, real-cascade-3 or jpeg-deep" >&2; exit 2 ;;
 esac
 wait

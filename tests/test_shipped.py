@@ -19,14 +19,20 @@ FSRCNN_BELOW_FLOOR = {("Set5", 2), ("Set5", 3), ("Set14", 3)}  # strict, as abov
 FSRCNN_S_FLOOR, FSRCNN_S_BELOW_FLOOR = 32.55, True
 
 
+def config_widths(config) -> tuple[int, ...]:
+    """A card's ``widths``: SRCNN's n1, n2, ...; FSRCNN's d, s, m; a cascade's restorer's then up-scaler's."""
+    if config.family == "cascade":
+        return config_widths(config.restorer) + config_widths(config.upscaler)
+    return config.widths if config.family == "srcnn" else (config.d, config.s, config.m)
+
+
 @pytest.mark.parametrize("weights", list(Weights), ids=lambda w: w.name)
 def test_each_shipped_model_matches_its_card(weights):
     entry = weights.entry
     model, meta = load_model(entry.path, scale=entry.scale)
     assert model.config.family == entry.family == meta.get("family", "srcnn")
     assert model.config.arch == entry.arch
-    widths = model.config.widths if entry.family == "srcnn" else (model.config.d, model.config.s, model.config.m)
-    assert widths == entry.widths
+    assert config_widths(model.config) == entry.widths
     assert model.num_parameters() == entry.params
     assert int(meta["scale"]) == entry.scale
 

@@ -265,7 +265,7 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--restorer", metavar="WEIGHTS",
                     help="a scale-1 restorer (e.g. the shipped denoiser's file, or a cascade's file: its restorer) "
                          "to run in front of the network on the LR grid, trained with it: a cascade that cleans, "
-                         "then up-scales (FSRCNN family)")
+                         "then up-scales (FSRCNN family; default: none)")
     tr.add_argument("--train-layers", default=defaults.train_layers, choices=("all", "last"),
                     help="with --init-from: train every layer or only the last")
     tr.add_argument("--degradation", default=defaults.degradation, type=_degradation_spec,

@@ -632,7 +632,8 @@ def _real_inputs_section(ctx: Context) -> str:
         "### Gain over bicubic on degraded LR inputs",
         ("PSNR of the model minus PSNR of bicubic, both fed the same LR image: MATLAB bicubic down-scaling, then "
          "the degradation (JPEG at quality 75 / 50, Gaussian noise of sigma 10 of 255). The clean model, `fsrcnn`, is "
-         "trained on bicubic LR; the real model, `real`, on the `real` chain (blur, down-scaling, noise, JPEG). "
+         "trained on bicubic LR; the real model, `real` (at x3 a deep restorer on the LR grid in front of an FSRCNN, "
+         "elsewhere an FSRCNN), on the `real` chain (blur, down-scaling, noise, JPEG). "
          "The last row: bicubic's own PSNR on each input."),
         rs.gain_markdown(gains),
         "### Denoising",

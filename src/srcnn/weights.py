@@ -113,7 +113,7 @@ class WeightsEntry:
     file: str
     scale: int
     arch: str
-    widths: tuple[int, ...]  # SRCNN: n1, n2; FSRCNN: d, s, m
+    widths: tuple[int, ...]  # SRCNN: n1, n2; FSRCNN: d, s, m; a cascade: its restorer's, then its up-scaler's
     params: int
     family: str = "srcnn"
     alias: str = ""  # what `--model ALIAS` picks at this entry's scale: one of ALIASES
