@@ -14,13 +14,14 @@
 #              (DnCNN's depth without its batch norm), from scratch.
 #   restore-deep-2: a second round of the deep denoiser, a fresh cosine from lr 2e-4 started from
 #              RUNS_DIR/denoise_deep/best.safetensors (its validation was still rising when round one ended).
-#   real-cascade: the real-world x3 model as a cascade (--restorer): the shipped deep denoiser cleans the
-#              LR image, the shipped clean FSRCNN x3 up-scales it, both trained on together on the `real`
-#              chain. One network alone traded clean quality against degraded quality.
+#   real-cascade: the real-world x3 model as a cascade (--restorer): the deep denoiser cleans the LR
+#              image, the shipped clean FSRCNN x3 up-scales it, both trained on together on the `real`
+#              chain. One network alone traded clean quality against degraded quality. (The shipped
+#              CASCADE_REAL_X3 started from the denoiser's first round, the file at commit 7a43902.)
 #   real-cascade-2: its second round, from its best weights: lr 1e-4 on a mixture that weighs the `real`
 #              chain, JPEG-only and clean inputs a third each (round one's JPEG-q75 gain stayed flat).
-#   real-cascade-3: a third round from round two's best (stopped at its step 11,500, where clean and
-#              noisy inputs had margin and JPEG-q75 did not): lr 7e-5, JPEG-only inputs weighed double
+#   real-cascade-3: a third round from round two's best (round two stopped at its step 12,000 and kept
+#              step 10,000; clean and noisy inputs had margin, JPEG-q75 did not): lr 7e-5, JPEG-only inputs weighed double
 #              (the `real` chain a quarter, JPEG-only a half, clean a quarter).
 #   jpeg-deep: the JPEG remover, the same network, started from RUNS_DIR/denoise_deep_start.safetensors
 #              (the deep denoiser's best weights at its step 3000). From scratch, its loss stalled from
