@@ -122,14 +122,14 @@ def test_fast_bf16_path_is_within_0_05_db_of_fp32(weights):
         assert abs(fast["mean"]["psnr"] - exact["mean"]["psnr"]) < 0.05, key
 
 
-REAL_MODELS = [w for w in Weights if w.entry.alias in ("real", "srcnn-real")]
+REAL_MODELS = [w for w in Weights if "_REAL_" in w.name]
 
 
 @pytest.mark.parametrize("real", REAL_MODELS, ids=lambda w: w.name)
 def test_each_real_model_beats_its_clean_counterpart_on_jpeg_and_noisy_inputs_by_their_cards(real):
     """A real model's card and its clean counterpart's share the degraded test keys (checked against
     `evaluate` by the test above), and the real model wins on every one of them."""
-    clean = find_weights("srcnn" if real.entry.alias == "srcnn-real" else "fsrcnn", real.entry.scale).entry
+    clean = find_weights("srcnn" if real.entry.family == "srcnn" else "fsrcnn", real.entry.scale).entry
     degraded = [key for key in real.entry.metrics if card_input(key)[1] != "bicubic"]
     assert degraded and all(key in clean.metrics for key in degraded)
     for key in degraded:
@@ -144,3 +144,24 @@ def test_each_shipped_restorer_beats_its_9_7_1_5_forerunner_by_their_cards(task)
     assert shipped.arch != forerunner.arch and shipped.metrics.keys() == forerunner.metrics.keys()
     for key, (psnr, _) in shipped.metrics.items():
         assert psnr > forerunner.metrics[key][0], key
+
+
+@pytest.mark.data
+def test_the_real_x3_model_meets_issue_14s_targets_on_the_validation_split():
+    """Held-out training images (never Set5 / Set14), x3: >= +0.75 dB over bicubic on JPEG-q75 input,
+    >= +0.9 dB on sigma-10 noise, and at most 0.3 dB below the clean model on clean input."""
+    from srcnn.data import split_validation
+    from srcnn.evaluate import evaluate_images
+    from srcnn.imageio import list_images, read_image
+    from srcnn.train_config import TrainConfig
+
+    paths = [p for name in ("T91", "BSD200") for p in list_images(data_set(name))]
+    images = [(p.stem, read_image(p)) for p in split_validation(paths, TrainConfig().val_count)[1]]
+
+    def psnr(upscaler, degradation):
+        return summary(evaluate_images(images, 3, upscaler, degradation))["mean"]["psnr"]
+
+    real, clean, bicubic = make_upscaler(3, "real"), make_upscaler(3, "fsrcnn"), make_upscaler(3, method="bicubic")
+    assert psnr(real, "jpeg:75") - psnr(bicubic, "jpeg:75") >= 0.75
+    assert psnr(real, "noise:10") - psnr(bicubic, "noise:10") >= 0.9
+    assert psnr(clean, "bicubic") - psnr(real, "bicubic") <= 0.3
