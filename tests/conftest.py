@@ -61,3 +61,26 @@ def tiny_set(tmp_path_factory):
     for i in range(3):
         Image.fromarray(shapes_image(100 + i)).save(val_dir / f"val{i}.png")
     return train_dir, val_dir
+
+
+def export_and_compare_onnx(model, scale: int, folder: Path):
+    """Save ``model``, export it with `srcnn export`, and check ONNX Runtime against PyTorch at two
+    sizes and batch counts (shape, and values within 1e-4 after the export's clamp to [0, 1]).
+    Returns the .onnx path, for checks of its metadata."""
+    ort = pytest.importorskip("onnxruntime")
+    import torch
+
+    from srcnn.cli import main
+    from srcnn.weights import save_model
+
+    save_model(model, folder / "m.safetensors", scale=scale)
+    assert main(["export", "--model", str(folder / "m.safetensors"), "-o", str(folder / "m.onnx")]) == 0
+    session = ort.InferenceSession(str(folder / "m.onnx"), providers=["CPUExecutionProvider"])
+    for shape in [(1, 1, 29, 41), (2, 1, 13, 9)]:
+        x = np.random.default_rng(2).random(shape, dtype=np.float32)
+        with torch.no_grad():
+            expected = np.clip(model(torch.from_numpy(x)).numpy(), 0, 1)
+        got = session.run(None, {"input": x})[0]
+        assert got.shape == (shape[0], 1, shape[2] * scale, shape[3] * scale)
+        assert np.abs(got - expected).max() < 1e-4
+    return folder / "m.onnx"

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import export_and_compare_onnx
 from srcnn.cli import main
 from srcnn.infer import Upscaler
 from srcnn.models import SRCNN, Cascade, CascadeConfig, FSRCNN, FSRCNNConfig, SRCNNConfig
@@ -93,19 +94,7 @@ def test_a_restorer_trains_in_front_of_an_fsrcnn_lowers_the_loss_and_beats_bicub
 
 
 def test_onnx_export_of_a_cascade_matches_pytorch_at_any_size(tmp_path):
-    ort = pytest.importorskip("onnxruntime")
-
-    model = random_cascade(3, "deconv")
-    save_model(model, tmp_path / "c.safetensors", scale=3)
-    assert main(["export", "--model", str(tmp_path / "c.safetensors"), "-o", str(tmp_path / "c.onnx")]) == 0
-    session = ort.InferenceSession(str(tmp_path / "c.onnx"), providers=["CPUExecutionProvider"])
-    for shape in [(1, 1, 29, 41), (2, 1, 13, 9)]:
-        x = np.random.default_rng(2).random(shape, dtype=np.float32)
-        with torch.no_grad():
-            expected = np.clip(model(torch.from_numpy(x)).numpy(), 0, 1)
-        got = session.run(None, {"input": x})[0]
-        assert got.shape == (shape[0], 1, shape[2] * 3, shape[3] * 3)
-        assert np.abs(got - expected).max() < 1e-4
+    export_and_compare_onnx(random_cascade(3, "deconv"), 3, tmp_path)
 
 
 def test_a_restorer_that_up_scales_is_a_one_line_error(tiny_set, tmp_path, capsys):

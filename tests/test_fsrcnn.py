@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import smooth_image
+from conftest import export_and_compare_onnx, smooth_image
 from srcnn.cli import main
 from srcnn.infer import Upscaler, make_upscaler
 from srcnn.models import FSRCNN, FSRCNNConfig
@@ -134,21 +134,10 @@ def test_transfer_to_another_scale_trains_only_the_last_layer(tiny_set, tmp_path
 
 @pytest.mark.parametrize("upsampler", ["subpixel", "deconv"])
 def test_onnx_export_of_fsrcnn_matches_pytorch_at_any_size(tmp_path, upsampler):
-    ort = pytest.importorskip("onnxruntime")
     import onnx
 
-    model = random_fsrcnn(3, upsampler=upsampler)
-    save_model(model, tmp_path / "f.safetensors", scale=3)
-    assert main(["export", "--model", str(tmp_path / "f.safetensors"), "-o", str(tmp_path / "f.onnx")]) == 0
-    session = ort.InferenceSession(str(tmp_path / "f.onnx"), providers=["CPUExecutionProvider"])
-    for shape in [(1, 1, 29, 41), (2, 1, 13, 9)]:
-        x = np.random.default_rng(2).random(shape, dtype=np.float32)
-        with torch.no_grad():
-            expected = np.clip(model(torch.from_numpy(x)).numpy(), 0, 1)
-        got = session.run(None, {"input": x})[0]
-        assert got.shape == (shape[0], 1, shape[2] * 3, shape[3] * 3)
-        assert np.abs(got - expected).max() < 1e-4
-    meta = {p.key: p.value for p in onnx.load(str(tmp_path / "f.onnx")).metadata_props}
+    path = export_and_compare_onnx(random_fsrcnn(3, upsampler=upsampler), 3, tmp_path)
+    meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
     assert meta["family"] == "fsrcnn" and meta["input_grid"] == "lr" and meta["scale"] == "3"
 
 

@@ -72,8 +72,8 @@ def build_model(cfg: TrainConfig) -> torch.nn.Module:
     if cfg.restorer:  # a trained scale-1 restorer in front, trained on with the network
         restorer, meta = load_model(cfg.restorer)
         if isinstance(restorer, Cascade):  # another cascade's restorer (e.g. the x3 one's, for x2)
-            restorer, meta = restorer.restorer, {"scale": "1"}
-        if meta["scale"] != "1":
+            restorer = restorer.restorer
+        elif meta["scale"] != "1":
             raise SRCNNError(f"--restorer {cfg.restorer}: an x{meta['scale']} model, not a scale-1 restorer")
         try:
             config = CascadeConfig(restorer.config, model.config)
