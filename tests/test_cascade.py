@@ -86,7 +86,7 @@ def test_a_restorer_trains_in_front_of_an_fsrcnn_lowers_the_loss_and_beats_bicub
     model, meta = load_model(best, scale=3)
     assert isinstance(model, Cascade) and meta["restorer.arch"] == "3-3-3"
     changed = [not torch.equal(a, b) for a, b in zip(model.restorer.state_dict().values(),
-                                                     restorer.state_dict().values())]
+                                                     restorer.state_dict().values(), strict=True)]
     assert any(changed), "the restorer did not train with the up-scaler"
     bicubic = summary(evaluate_folder(val_dir, 3, Upscaler(None, 3)))["mean"]["psnr"]
     trained = summary(evaluate_folder(val_dir, 3, Upscaler(model, 3)))["mean"]["psnr"]
