@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from srcnn.color import rgb2y, rgb2ycbcr, ycbcr2rgb
+from srcnn.color import quantize, rgb2y, rgb2ycbcr, round_to_integer, ycbcr2rgb
 
 
 @pytest.mark.parametrize("rgb, ycbcr", [
@@ -45,3 +45,11 @@ def test_grayscale_is_its_own_luma():
 def test_non_rgb_shapes_are_rejected():
     with pytest.raises(ValueError):
         rgb2ycbcr(np.zeros((4, 4), dtype=np.uint8))
+
+
+def test_rounding_is_half_away_from_zero_and_saturates_for_both_depths():
+    x = np.array([-3.0, 0.49, 0.5, 1.5, 2.5, 254.5, 300.0])
+    np.testing.assert_array_equal(round_to_integer(x), [0, 0, 1, 2, 3, 255, 255])
+    assert round_to_integer(np.array([65534.5, 70000.0]), np.uint16).tolist() == [65535, 65535]
+    assert round_to_integer(x).dtype == np.uint8
+    np.testing.assert_array_equal(quantize(np.array([0.0, 0.6 / 255, 1.0, 1.2])), [0, 1, 255, 255])

@@ -1,5 +1,7 @@
 """FSRCNN, the LR-grid family: exact bicubic skip, tiles and bands, training, transfer, export, errors."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -53,6 +55,31 @@ def test_transposed_convolution_runs_as_its_exact_sub_pixel_form(scale):
     top = q * scale + model.config.deconv_centre
     reference = full[..., top : top + 11 * scale, top : top + 13 * scale]
     assert torch.allclose(got, reference, atol=1e-4 * float(reference.abs().max()))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("upsampler", ["subpixel", "deconv"])
+def test_folding_the_prelus_for_inference_changes_no_output_bit(dtype, upsampler):
+    model = random_fsrcnn(3, upsampler=upsampler)
+    with torch.no_grad():  # slopes on both sides of 1 (and below 0): every channel kind is folded
+        for act in model.acts:
+            act.weight.copy_(torch.linspace(-0.5, 2.5, act.weight.numel()))
+    plain = model.to(dtype).to(memory_format=torch.channels_last)
+    folded = copy.deepcopy(plain)
+    folded.fold_for_inference()
+    x = torch.rand(1, 1, 29, 37).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        assert torch.equal(folded(x), plain(x))
+    assert not any(isinstance(m, torch.nn.PReLU) for m in folded.modules())
+
+
+def test_the_engine_folds_only_its_own_low_precision_copy():
+    model = random_fsrcnn(3)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    engine = Upscaler(model, 3, precision="bf16")
+    assert not any(isinstance(m, torch.nn.PReLU) for m in engine.net.modules())
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert engine.model is model
 
 
 @pytest.mark.parametrize("scale, upsampler", [(2, "subpixel"), (3, "subpixel"), (3, "deconv"), (4, "subpixel"),

@@ -22,14 +22,17 @@ _OFFSET = np.array([16.0, 128.0, 128.0])
 _YCBCR2RGB = np.linalg.inv(_RGB2YCBCR)
 
 
-def _to_uint8(x: np.ndarray) -> np.ndarray:
-    return np.floor(np.clip(x, 0, 255) + 0.5).astype(np.uint8)
+def round_to_integer(x: np.ndarray, dtype=np.uint8) -> np.ndarray:
+    """Values on the integer scale -> uint8 or uint16, saturating and rounding half away from zero,
+    as MATLAB's uint8() / uint16() do (np.round would round half to even). The one place this rounding
+    is written."""
+    peak = np.iinfo(dtype).max
+    return np.floor(np.clip(x, 0, peak) + 0.5).astype(dtype)
 
 
 def quantize(image: np.ndarray, dtype=np.uint8) -> np.ndarray:
-    """[0, 1] float -> uint8 or uint16, rounding half away from zero like MATLAB's uint8()."""
-    peak = np.iinfo(dtype).max
-    return np.floor(np.clip(image * peak, 0, peak) + 0.5).astype(dtype)
+    """[0, 1] float -> uint8 or uint16, rounded as MATLAB does (``round_to_integer``)."""
+    return round_to_integer(image * np.iinfo(dtype).max, dtype)
 
 
 def _as_float(image: np.ndarray) -> np.ndarray:
@@ -48,7 +51,7 @@ def rgb2ycbcr(image: np.ndarray) -> np.ndarray:
     _check_rgb(image)
     if image.dtype == np.uint8:
         ycbcr = image.astype(np.float64) @ (_RGB2YCBCR.T / 255.0) + _OFFSET
-        return _to_uint8(ycbcr)
+        return round_to_integer(ycbcr)
     image = _as_float(image)
     return image @ (_RGB2YCBCR.T / 255.0).astype(image.dtype) + (_OFFSET / 255.0).astype(image.dtype)
 
@@ -59,7 +62,7 @@ def rgb2y(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         return image
     if image.dtype == np.uint8:
-        return _to_uint8(image.astype(np.float64) @ (_RGB2YCBCR[0] / 255.0) + _OFFSET[0])
+        return round_to_integer(image.astype(np.float64) @ (_RGB2YCBCR[0] / 255.0) + _OFFSET[0])
     image = _as_float(image)
     return image @ (_RGB2YCBCR[0] / 255.0).astype(image.dtype) + image.dtype.type(_OFFSET[0] / 255.0)
 
@@ -70,7 +73,7 @@ def ycbcr2rgb(image: np.ndarray) -> np.ndarray:
     _check_rgb(image)
     if image.dtype == np.uint8:
         rgb = (image.astype(np.float64) - _OFFSET) @ (_YCBCR2RGB.T * 255.0)
-        return _to_uint8(rgb)
+        return round_to_integer(rgb)
     image = _as_float(image)
     return (image - (_OFFSET / 255.0).astype(image.dtype)) @ (_YCBCR2RGB.T * 255.0).astype(image.dtype)
 

@@ -129,6 +129,9 @@ class Upscaler:
                 self.net = model
             else:  # a separate low-precision copy; the float32 model stays as it was given
                 self.net = copy.deepcopy(model).to(self.compute_dtype).to(memory_format=torch.channels_last)
+                for part in list(self.net.modules()):  # a family may offer a faster form with the same outputs
+                    if hasattr(part, "fold_for_inference"):
+                        part.fold_for_inference()
 
     @property
     def channels(self) -> int:

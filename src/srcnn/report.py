@@ -44,7 +44,7 @@ __all__ = ["write_report"]
 
 log = logging.getLogger(__name__)
 
-SCALES = {"quick": (3,), "paper": (2, 3, 4)}  # the comparison table's scales per budget
+BUDGET_SCALES = {"quick": (3,), "paper": (2, 3, 4)}  # the comparison table's scales per budget
 # quick checks the report's structure (CI) in well under a minute, so it scores the smallest test
 # images alone and codes sparse-coding patches on a coarser grid (its cost is patches x atoms);
 # paper scores every image with the authors' step-1 patches.
@@ -249,7 +249,7 @@ def _comparison_section(ctx: Context) -> str:
     """Bicubic, sparse coding and the shipped SRCNN on Set5 / Set14 at each scale of the budget."""
     numbers: dict = {}
     rows = []
-    for scale in SCALES[ctx.budget]:
+    for scale in BUDGET_SCALES[ctx.budget]:
         srcnn_cfg = ctx.upscaler("srcnn", scale).model.config
         srcnn_variant = f"{srcnn_cfg.arch} n1={srcnn_cfg.widths[0]} n2={srcnn_cfg.widths[1]}"
         for method in ("bicubic", "sparse-coding", "srcnn"):
@@ -606,7 +606,7 @@ def _real_inputs_section(ctx: Context) -> str:
     """Issue 14's real inputs: what the clean and the real models gain over bicubic on degraded LR
     inputs, and the scale-1 restorers beside their classical anchors, all measured in this run."""
     test = rs.grey_images(item for images in ctx.sets.values() for item in images)
-    scales = SCALES[ctx.budget]
+    scales = BUDGET_SCALES[ctx.budget]
     gains = rs.gain_table(test, REAL_KINDS, scales)
     count, crop = RESTORE_SAMPLE[ctx.budget]
     restore = test[:count] if crop is None else rs.center_crops(test[:count], crop)
@@ -664,14 +664,14 @@ def write_report(data: str | Path, out: str | Path, runs: str | Path, budget: st
     """Score the study's runs and the baselines, write OUT/report.md, its figures and OUT/scores.json;
     returns the report's path."""
     start = time.perf_counter()
-    if budget not in SCALES:
-        raise SRCNNError(f"unknown budget {budget!r}: use {' or '.join(SCALES)}")
+    if budget not in BUDGET_SCALES:
+        raise SRCNNError(f"unknown budget {budget!r}: use {' or '.join(BUDGET_SCALES)}")
     data, out, runs = Path(data), Path(out), Path(runs)
     if not runs.is_dir():
         raise SRCNNError(f"{runs}: no such folder of training runs")
     ctx = Context(data, out, runs, budget, _read_sets(data, TEST_IMAGES[budget]), _read_runs(runs),
                   Published(data.parent / "reference" / "published.csv"))
-    for scale in SCALES[budget]:  # a missing sparse-coding dictionary fails now, not after minutes of scoring
+    for scale in BUDGET_SCALES[budget]:  # a missing sparse-coding dictionary fails now, not after minutes of scoring
         ctx.upscaler("sparse-coding", scale)
     out.mkdir(parents=True, exist_ok=True)
     body = []

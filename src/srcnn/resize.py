@@ -15,6 +15,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from .color import round_to_integer
+
 __all__ = ["imresize", "modcrop", "cubic", "output_size"]
 
 _KERNEL_WIDTH = 4.0
@@ -56,11 +58,6 @@ def _contributions(in_length: int, out_length: int, scale: float, antialias: boo
     weights.flags.writeable = False
     indices.flags.writeable = False
     return weights, indices
-
-
-def _round_to_uint8(x: np.ndarray) -> np.ndarray:
-    # MATLAB rounds half away from zero and saturates; np.round would round half to even.
-    return np.floor(np.clip(x, 0, 255) + 0.5).astype(np.uint8)
 
 
 def _resize_axis(image: np.ndarray, axis: int, out_length: int, scale: float, antialias: bool,
@@ -118,7 +115,7 @@ def imresize(
     for axis in order:
         out = _resize_axis(out, axis, out_lengths[axis], scales[axis], antialias, dtype)
         if is_uint8:
-            out = _round_to_uint8(out)
+            out = round_to_integer(out)
     return out
 
 

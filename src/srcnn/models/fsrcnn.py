@@ -106,6 +106,17 @@ class FSRCNNConfig:
                    residual=meta.get("residual", "true") == "true")
 
 
+class _SlopeMax(nn.Module):
+    """max(x, w * x) per channel: a PReLU for slopes w <= 1 (see FSRCNN.fold_for_inference)."""
+
+    def __init__(self, slope: torch.Tensor):
+        super().__init__()
+        self.register_buffer("slope", slope.detach().reshape(1, -1, 1, 1).clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.maximum(x, x * self.slope)
+
+
 class FSRCNN(nn.Module):
     def __init__(self, config: FSRCNNConfig = FSRCNNConfig()):
         super().__init__()
@@ -187,6 +198,28 @@ class FSRCNN(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    @torch.no_grad()
+    def fold_for_inference(self) -> None:
+        """Rewrite this model in place, for inference only, into one that gives bit-identical outputs
+        faster: each PReLU becomes ``max(u, w * u)``, two plain element-wise passes, where ATen's bf16
+        PReLU kernel on channels-last maps runs several times slower (benchmarks/realtime.py). That form
+        is a PReLU only for slopes w <= 1; a channel with w > 1 has min(x, w * x) = -max(u, w * u) for
+        u = -x, so its convolution's weights and bias are negated (u comes out instead of x) and so are
+        the next layer's weights for that input channel. Negating is exact, so every value matches.
+        The inference engine applies it to its own low-precision copy, never to a model being trained."""
+        if self.config.activation != "prelu":
+            return
+        following = [*self.body[1:], self.last]
+        for conv, act, after in zip(self.body, self.acts, following, strict=True):
+            sign = torch.where(act.weight > 1, -1.0, 1.0).to(act.weight.dtype)
+            conv.weight.mul_(sign.view(-1, 1, 1, 1))
+            conv.bias.mul_(sign)
+            # the next layer reads this channel as its input: dim 1 of a convolution's weight, dim 0 of
+            # a transposed convolution's
+            after.weight.mul_(sign.view(-1, 1, 1, 1) if isinstance(after, nn.ConvTranspose2d)
+                              else sign.view(1, -1, 1, 1))
+        self.acts = nn.ModuleList(_SlopeMax(act.weight) for act in self.acts)
 
     @torch.no_grad()
     def init_weights(self, scheme: str = "kaiming") -> None:
