@@ -273,12 +273,17 @@ class Upscaler:
         if x.shape[1] == 3:
             x = torch.einsum("nchw,dc->ndhw", x, _RGB2YCBCR_T) + _YCBCR_OFFSET
         y = self._luma_on_band(x[:, :1])
+        # To the integer range with 0.5 added, clamped to [0.5, peak + 0.5]: the cast then truncates,
+        # which is MATLAB's rounding (half away from zero, saturating) in one pass instead of four.
         if x.shape[1] == 3:
-            y = torch.cat([y, self._bicubic(x[:, 1:])], dim=1)
-            y = torch.einsum("nchw,dc->ndhw", y - _YCBCR_OFFSET, _YCBCR2RGB_T)
-        y = torch.floor(torch.clamp(y * peak, 0.0, peak) + 0.5)[0]
-        y = y[0] if pixels.ndim == 2 else y.permute(1, 2, 0)
-        return y.to(torch.uint8 if peak == 255.0 else torch.int32)
+            ycbcr = torch.cat([y, self._bicubic(x[:, 1:])], dim=1)[0].permute(1, 2, 0)  # (rows, w, 3)
+            rows, width = ycbcr.shape[:2]
+            # YCbCr -> RGB, the scaling and the offsets as one affine map on the layout written out
+            matrix, offset = (_YCBCR2RGB_T * peak).T, 0.5 - peak * (_YCBCR2RGB_T @ _YCBCR_OFFSET.view(3))
+            out = torch.addmm(offset, ycbcr.reshape(-1, 3), matrix).view(rows, width, 3)
+        else:
+            out = y[0, 0] * peak + 0.5
+        return out.clamp_(0.5, peak + 0.5).to(torch.uint8 if peak == 255.0 else torch.int32)
 
     def _through(self, fn: Callable, *args):
         """``fn(*args)``, through ``torch.compile`` when ``self.compile`` (one compiled function each);

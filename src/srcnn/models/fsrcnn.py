@@ -159,19 +159,22 @@ class FSRCNN(nn.Module):
             if p:
                 x = F.pad(x, (p, p, p, p), mode="replicate")
             x = act(conv(x))
-        x = self._upsample(x).to(inp.dtype)
-        if self.skip is not None:
-            x = x + self.skip(inp)
-        return x
+        phases = self._phases(x).to(inp.dtype)
+        if self.skip is not None:  # added on the LR grid, before the one pixel shuffle: the same sums
+            phases = phases + self.skip.phases(inp)
+        return pixel_shuffle(phases, self.config.scale)
 
     def _upsample(self, x: torch.Tensor) -> torch.Tensor:
-        r = self.config.scale
+        return pixel_shuffle(self._phases(x), self.config.scale)
+
+    def _phases(self, x: torch.Tensor) -> torch.Tensor:
+        """The up-sampling layer before its pixel shuffle: (N, C * scale^2, H, W) on the LR grid."""
         if self.config.upsampler == "subpixel":
             weight, bias, pad = self.last.weight, self.last.bias, 1
         else:
             weight, bias = self._deconv_as_subpixel()
             pad = weight.shape[-1] // 2
-        return pixel_shuffle(F.conv2d(F.pad(x, (pad,) * 4, mode="replicate"), weight, bias), r)
+        return F.conv2d(F.pad(x, (pad,) * 4, mode="replicate"), weight, bias)
 
     def _deconv_as_subpixel(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The transposed convolution's exact sub-pixel form: a convolution on the LR grid with one

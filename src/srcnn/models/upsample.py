@@ -74,7 +74,12 @@ class BicubicUpsample(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.scale == 1:
             return x
+        return pixel_shuffle(self.phases(x), self.scale)
+
+    def phases(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) -> (N, C * scale^2, H, W): the output before its pixel shuffle, each channel's
+        scale^2 phases together, as ``pixel_shuffle`` (and a sub-pixel layer's output) orders them."""
         n, c, h, w = x.shape
         planes = symmetric_pad(x.reshape(n * c, 1, h, w), RADIUS)
         phases = F.conv2d(planes, self.kernel.to(device=planes.device, dtype=planes.dtype))
-        return pixel_shuffle(phases, self.scale).reshape(n, c, h * self.scale, w * self.scale)
+        return phases.reshape(n, c * self.scale**2, h, w)
