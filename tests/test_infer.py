@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 import srcnn
-from srcnn.color import rgb2ycbcr
+from srcnn.color import rgb2ycbcr, round_to_integer
 from srcnn.infer import Upscaler
 from srcnn.models import SRCNN, SRCNNConfig
 from srcnn.resize import imresize
@@ -76,6 +76,21 @@ def test_colour_goes_y_through_the_network_and_cbcr_through_bicubic():
     # One uint8 rounding of RGB sits between: agreement to about one grey level.
     assert np.abs(out_ycbcr[..., 0] - y).max() < 1.5 / 255
     assert np.abs(out_ycbcr[..., 1:] - cbcr).max() < 2.5 / 255
+
+
+def test_ycbcr_planes_go_luma_through_the_network_and_each_chroma_plane_by_bicubic_at_its_own_size():
+    """Video's 4:2:0 planes: the luma as a grey picture, the chroma (half size) by MATLAB's bicubic."""
+    luma = (smooth_image(16, 20) * 255).round().astype(np.uint8)
+    cb, cr = ((smooth_image(8, 10, seed=s) * 255).round().astype(np.uint8) for s in (1, 2))
+    brighten = identity_model()
+    torch.nn.init.constant_(brighten.layers[-1].bias, 0.05)
+    upscaler = Upscaler(brighten, 2)
+    big_luma, big_cb, big_cr = upscaler.upscale_planes(luma, cb, cr)
+    np.testing.assert_array_equal(big_luma, upscaler.upscale_array(luma))
+    assert big_luma.shape == (32, 40) and big_cb.shape == big_cr.shape == (16, 20)
+    for small, big in ((cb, big_cb), (cr, big_cr)):
+        exact = round_to_integer(imresize(small.astype(np.float64), output_shape=(16, 20)))
+        np.testing.assert_array_equal(big, exact)
 
 
 def test_identity_network_reproduces_bicubic_on_luma():

@@ -11,10 +11,12 @@ import srcnn.errors  # noqa: E402
 from srcnn.cli import main  # noqa: E402
 
 
-def make_clip(path, frames=6, size=(32, 24), fps=12, with_audio=True):
+def make_clip(path, frames=6, size=(32, 24), fps=12, with_audio=True, pix_fmt="yuv420p", colorspace=None):
     with av.open(str(path), "w") as out:
         video = out.add_stream("libx264", rate=fps)
-        video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
+        video.width, video.height, video.pix_fmt = size[0], size[1], pix_fmt
+        if colorspace is not None:
+            video.codec_context.colorspace = colorspace
         audio = out.add_stream("aac", rate=16000) if with_audio else None
         if audio is not None:
             audio.layout = "mono"
@@ -148,6 +150,73 @@ def test_frames_of_a_long_video_overlap_decode_network_and_encode(tmp_path, monk
     assert seen[0][1] == before + 2  # the network's first call: the reader and the writer run beside it
     assert threading.active_count() == before  # the reader and writer threads ended with the call
     assert probe(tmp_path / "big.mp4")["frames"] == 12
+
+
+def frames_of(path, format):
+    with av.open(str(path)) as clip:
+        return [f.to_ndarray(format=format).astype(np.int16) for f in clip.decode(video=0)]
+
+
+def test_4_2_0_frames_travel_as_their_planes_with_their_colour_tags(tmp_path):
+    """No conversion to RGB and back: the network sees the codec's own luma, the chroma is up-scaled at
+    its own size, and the colour tags (here BT.709) pass through to the output."""
+    import srcnn.video
+    from srcnn.infer import make_upscaler
+
+    make_clip(tmp_path / "clip.mp4", frames=4, size=(48, 32), with_audio=False, colorspace=1)
+    upscaler = make_upscaler(2, "fsrcnn")
+    seen, made = [], []
+
+    def planes(*p):
+        seen.append(np.concatenate([plane.reshape(-1) for plane in p]))
+        made.append(upscaler.upscale_planes(*p)[0].astype(np.int16))
+        return upscaler.upscale_planes(*p)
+
+    def no_rgb(rgb):
+        raise AssertionError("a 4:2:0 frame went through RGB")
+
+    srcnn.video.upscale_video(tmp_path / "clip.mp4", tmp_path / "big.mp4", no_rgb, 2, progress=False,
+                              upscale_planes=planes)
+    source = frames_of(tmp_path / "clip.mp4", "yuv420p")
+    assert [s.reshape(-1).tolist() for s in source] == [p.tolist() for p in seen]  # Y, U, V as decoded
+    with av.open(str(tmp_path / "big.mp4")) as clip:
+        assert clip.streams.video[0].codec_context.colorspace == 1
+    out = frames_of(tmp_path / "big.mp4", "yuv420p")
+    assert len(out) == 4 and out[0].shape == (96, 96)  # 64 luma rows, then 2 x 16 rows of 48 x 32 chroma
+    assert max(np.abs(o[:64] - m).mean() for o, m in zip(out, made, strict=True)) < 1  # H.264's loss only
+
+
+def test_the_planar_path_agrees_with_the_rgb_path(tmp_path):
+    import srcnn.video
+    from srcnn.infer import make_upscaler
+
+    make_clip(tmp_path / "clip.mp4", frames=4, size=(48, 32), with_audio=False)
+    upscaler = make_upscaler(2, "fsrcnn")
+    srcnn.video.upscale_video(tmp_path / "clip.mp4", tmp_path / "planar.mp4", upscaler.upscale_array, 2,
+                              progress=False, upscale_planes=upscaler.upscale_planes)
+    srcnn.video.upscale_video(tmp_path / "clip.mp4", tmp_path / "rgb.mp4", upscaler.upscale_array, 2, progress=False)
+    planar, rgb = frames_of(tmp_path / "planar.mp4", "yuv420p"), frames_of(tmp_path / "rgb.mp4", "yuv420p")
+    assert len(planar) == len(rgb) == 4
+    for a, b in zip(planar, rgb, strict=True):  # grey levels: the RGB path rounds and clips twice more
+        assert np.abs(a[:64] - b[:64]).mean() < 1.5 and np.abs(a[64:] - b[64:]).mean() < 1.5
+
+
+def test_frames_of_odd_width_go_through_rgb(tmp_path):
+    import srcnn.video
+
+    make_clip(tmp_path / "clip.mp4", frames=3, size=(33, 24), with_audio=False, pix_fmt="yuv444p")
+    seen = []
+
+    def rgb_double(rgb):
+        seen.append(rgb.shape)
+        return np.repeat(np.repeat(rgb, 2, axis=0), 2, axis=1)
+
+    def no_planes(*planes):
+        raise AssertionError("a frame of odd width has no 4:2:0 planes")
+
+    srcnn.video.upscale_video(tmp_path / "clip.mp4", tmp_path / "big.mp4", rgb_double, 2, progress=False,
+                              upscale_planes=no_planes)
+    assert seen == [(24, 33, 3)] * 3 and probe(tmp_path / "big.mp4")["size"] == (66, 48)
 
 
 @pytest.mark.parametrize("option, video_compiles", [("auto", True), ("on", True), ("off", False)])

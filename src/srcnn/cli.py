@@ -473,7 +473,8 @@ def _cmd_upscale(args) -> int:
         try:
             if is_video:
                 stats = upscale_video(path, target, upscaler.upscale_array, args.scale, progress=bars,
-                                      network_threads=_video_network_threads(upscaler))
+                                      network_threads=_video_network_threads(upscaler),
+                                      upscale_planes=upscaler.upscale_planes)
                 if not args.quiet:
                     tqdm.write(f"{path}: {stats['frames']} frames at {stats['fps']:.2f} frames/s "
                                f"({stats['realtime']:.2f}x real time)", file=sys.stdout)
@@ -527,7 +528,7 @@ def _upscale_stream(args, start: float) -> int:
     upscaler.compile = args.compile != "off"
     bars = not args.quiet and sys.stderr.isatty()
     stats = upscale_video(src, dst, upscaler.upscale_array, args.scale, progress=bars, container=args.container,
-                          network_threads=_video_network_threads(upscaler))
+                          network_threads=_video_network_threads(upscaler), upscale_planes=upscaler.upscale_planes)
     if not args.quiet:
         where = "stdout" if dst == "-" else dst
         print(f"wrote {stats['frames']} frames to {where} ({stats['fps']:.1f} frames/s, "

@@ -232,6 +232,23 @@ class Upscaler:
             return out
         return quantize(self.upscale_float(plane), image.dtype)
 
+    @torch.inference_mode()
+    def upscale_planes(self, luma: np.ndarray, *chroma: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The uint8 planes of a YCbCr picture, each at its own size (4:2:0 video: the chroma half the
+        luma's each way) -> each ``scale`` times larger: the luma as :meth:`upscale_array` takes a grey
+        image (through the network), the chroma by MATLAB's bicubic. Video is YCbCr already, so its
+        frames skip the conversions to RGB and back (and chroma is up-scaled at its own, smaller size)."""
+        planes = [self.upscale_array(luma)]
+        for plane in chroma:
+            pixels = torch.from_numpy(np.require(plane, np.uint8, ("C_CONTIGUOUS", "WRITEABLE")))
+            planes.append(self._through(self._bicubic_plane, pixels).numpy())
+        return tuple(planes)
+
+    def _bicubic_plane(self, pixels: torch.Tensor) -> torch.Tensor:
+        """uint8 (h, w) -> uint8 (h * scale, w * scale) by bicubic, rounded as MATLAB rounds (the
+        bicubic is linear, so it runs on the 0-255 scale)."""
+        return _round_half_up(self._bicubic(pixels.float()[None, None])[0, 0] + 0.5, 255.0)
+
     # ---- the fast path for pictures: band by band, in torch ---------------------------------------
 
     def _band_halo(self) -> int:
@@ -273,8 +290,7 @@ class Upscaler:
         if x.shape[1] == 3:
             x = torch.einsum("nchw,dc->ndhw", x, _RGB2YCBCR_T) + _YCBCR_OFFSET
         y = self._luma_on_band(x[:, :1])
-        # To the integer range with 0.5 added, clamped to [0.5, peak + 0.5]: the cast then truncates,
-        # which is MATLAB's rounding (half away from zero, saturating) in one pass instead of four.
+        # To the integer range with 0.5 added (see _round_half_up)
         if x.shape[1] == 3:
             ycbcr = torch.cat([y, self._bicubic(x[:, 1:])], dim=1)[0].permute(1, 2, 0)  # (rows, w, 3)
             rows, width = ycbcr.shape[:2]
@@ -283,7 +299,7 @@ class Upscaler:
             out = torch.addmm(offset, ycbcr.reshape(-1, 3), matrix).view(rows, width, 3)
         else:
             out = y[0, 0] * peak + 0.5
-        return out.clamp_(0.5, peak + 0.5).to(torch.uint8 if peak == 255.0 else torch.int32)
+        return _round_half_up(out, peak)
 
     def _through(self, fn: Callable, *args):
         """``fn(*args)``, through ``torch.compile`` when ``self.compile`` (one compiled function each);
@@ -377,6 +393,13 @@ def upscale(image, scale: int = 3, model: str | nn.Module | None = None, method:
     options give the same pixels as the CLI. ``ensemble=True``: the geometric self-ensemble (``--ensemble``).
     """
     return make_upscaler(scale, model, method, precision, device, tile, ensemble).upscale_image(image)
+
+
+def _round_half_up(shifted: torch.Tensor, peak: float) -> torch.Tensor:
+    """Values on the integer scale plus 0.5 -> uint8 (peak 255) or int32: clamped to
+    [0.5, peak + 0.5], the cast truncates, which is MATLAB's rounding (half away from zero, saturating;
+    ``color.round_to_integer``) in one pass."""
+    return shifted.clamp_(0.5, peak + 0.5).to(torch.uint8 if peak == 255.0 else torch.int32)
 
 
 def make_upscaler(scale: int, model: str | nn.Module | None = None, method: str = "srcnn",

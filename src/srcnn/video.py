@@ -97,8 +97,14 @@ def _stream_suffix(container: str) -> str:
 
 def upscale_video(src: str | Path, dst: str | Path, upscale_frame: Callable[[np.ndarray], np.ndarray],
                   scale: int, crf: int = 18, progress: bool = True, container: str = "matroska",
-                  network_threads: int | None = None) -> dict:
+                  network_threads: int | None = None,
+                  upscale_planes: Callable[..., tuple[np.ndarray, ...]] | None = None) -> dict:
     """Upscale every frame of ``src`` (RGB uint8 arrays through ``upscale_frame``) into ``dst``.
+
+    ``upscale_planes`` (``Upscaler.upscale_planes``), where given, takes the frames instead as the
+    Y, U and V planes of 4:2:0 video (frames of even width and height), as the codec holds them: no
+    conversion to RGB and back on either side, and the chroma is up-scaled at a quarter of the
+    pixels. The output, 4:2:0 as always, keeps the input's colour tags (matrix, range, primaries).
 
     ``src`` / ``dst`` may be "-": stdin / stdout, so the command sits in an FFmpeg pipeline
     (``container`` then names the output's format: matroska or mpegts). Decoding, the network and
@@ -124,15 +130,28 @@ def upscale_video(src: str | Path, dst: str | Path, upscale_frame: Callable[[np.
 
                 with av.open(sys.stdout.buffer, "w", format=container) as out:
                     return _transcode(av, inp, out, codec, suffix, upscale_frame, scale, crf, progress,
-                                      network_threads)
+                                      network_threads, upscale_planes)
             with atomic_output(dst) as tmp, av.open(str(tmp), "w") as out:
-                return _transcode(av, inp, out, codec, suffix, upscale_frame, scale, crf, progress, network_threads)
+                return _transcode(av, inp, out, codec, suffix, upscale_frame, scale, crf, progress, network_threads,
+                                  upscale_planes)
     except av.error.FFmpegError as exc:
         raise SRCNNError(f"{src}: video processing failed ({exc})") from None
 
 
+def _upscale_420(frame: np.ndarray, upscale_planes) -> np.ndarray:
+    """PyAV's 4:2:0 layout, (3h/2, w): the Y plane's h*w bytes, then U's and V's (h/2)*(w/2) each ->
+    the same layout of the up-scaled planes."""
+    width = frame.shape[1]
+    height = frame.shape[0] * 2 // 3
+    flat, luma = frame.reshape(-1), height * width
+    y = flat[:luma].reshape(height, width)
+    u, v = (flat[luma + i * luma // 4 : luma + (i + 1) * luma // 4].reshape(height // 2, width // 2) for i in (0, 1))
+    big = upscale_planes(y, u, v)
+    return np.concatenate([plane.reshape(-1) for plane in big]).reshape(-1, big[0].shape[1])
+
+
 def _transcode(av, inp, out, codec: str, suffix: str, upscale_frame, scale: int, crf: int, progress: bool,
-               network_threads: int | None) -> dict:
+               network_threads: int | None, upscale_planes) -> dict:
     import queue
     import threading
 
@@ -146,6 +165,12 @@ def _transcode(av, inp, out, codec: str, suffix: str, upscale_frame, scale: int,
     vout.width, vout.height = vin.codec_context.width * scale, vin.codec_context.height * scale
     vout.pix_fmt = "yuv420p"
     vout.time_base = vin.time_base
+    width, height = vin.codec_context.width, vin.codec_context.height
+    planar = upscale_planes is not None and width % 2 == 0 and height % 2 == 0
+    layout = "yuv420p" if planar else "rgb24"  # what the frames travel as between the three threads
+    if planar:  # the planes pass through as they are, so their colour tags do too
+        for tag in ("colorspace", "color_range", "color_primaries", "color_trc"):
+            setattr(vout.codec_context, tag, getattr(vin.codec_context, tag))
     if codec == "libx264":
         vout.options = {"crf": str(crf), "preset": "veryfast"}
     elif codec == "libvpx-vp9":
@@ -174,7 +199,7 @@ def _transcode(av, inp, out, codec: str, suffix: str, upscale_frame, scale: int,
                         return
                     continue
                 for frame in packet.decode():
-                    if not put(decoded, ("video", frame.to_ndarray(format="rgb24"), frame.pts, frame.time_base)):
+                    if not put(decoded, ("video", frame.to_ndarray(format=layout), frame.pts, frame.time_base)):
                         return
         except BaseException as exc:  # handed to the main thread, which raises it
             errors.append(exc)
@@ -194,7 +219,7 @@ def _transcode(av, inp, out, codec: str, suffix: str, upscale_frame, scale: int,
                         item[1].stream = stream
                         out.mux(item[1])
                     continue
-                big = av.VideoFrame.from_ndarray(item[1], format="rgb24")
+                big = av.VideoFrame.from_ndarray(item[1], format=layout)
                 big.pts, big.time_base = item[2], item[3]
                 out.mux(vout.encode(big))
             out.mux(vout.encode(None))
@@ -219,7 +244,8 @@ def _transcode(av, inp, out, codec: str, suffix: str, upscale_frame, scale: int,
     try:
         while (item := decoded.get()) is not None and not errors:
             if item[0] == "video":
-                item = ("video", upscale_frame(item[1]), item[2], item[3])
+                big = _upscale_420(item[1], upscale_planes) if planar else upscale_frame(item[1])
+                item = ("video", big, item[2], item[3])
                 frames += 1
                 bar.update(1)
                 speed = frames / (time.perf_counter() - start)
