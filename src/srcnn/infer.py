@@ -241,7 +241,9 @@ class Upscaler:
         planes = [self.upscale_array(luma)]
         for plane in chroma:
             pixels = torch.from_numpy(np.require(plane, np.uint8, ("C_CONTIGUOUS", "WRITEABLE")))
-            planes.append(self._through(self._bicubic_plane, pixels).numpy())
+            # eager even when compiling: under a millisecond a 360p chroma plane, less than the
+            # second compile would cost a process (measured)
+            planes.append(self._bicubic_plane(pixels).numpy())
         return tuple(planes)
 
     def _bicubic_plane(self, pixels: torch.Tensor) -> torch.Tensor:
