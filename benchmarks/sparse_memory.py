@@ -21,9 +21,9 @@ from pathlib import Path
 CHILD = r"""
 import json, sys, time
 import numpy as np
-from srcnn.color import to_plane
+from srcnn.protocol.color import to_plane
 from srcnn.imageio import read_image
-from srcnn.resize import imresize, modcrop
+from srcnn.protocol.resize import imresize, modcrop
 from srcnn.sparse import SparseCodingUpscaler
 
 path, scale, chunk = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])

@@ -10,7 +10,7 @@ from PIL import Image
 
 from srcnn.cli import main
 from srcnn.models import SRCNN, SRCNNConfig
-from srcnn.resize import imresize
+from srcnn.protocol.resize import imresize
 from srcnn.weights import save_model
 from conftest import smooth_image
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from srcnn.color import quantize, rgb2y, rgb2ycbcr, round_to_integer, ycbcr2rgb
+from srcnn.protocol.color import quantize, rgb2y, rgb2ycbcr, round_to_integer, ycbcr2rgb
 
 
 @pytest.mark.parametrize("rgb, ycbcr", [

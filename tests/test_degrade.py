@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from srcnn.data import Pair, PatchSampler, load_pairs, split_validation
-from srcnn.degrade import degrade, make_input
-from srcnn.resize import imresize
+from srcnn.protocol.degrade import degrade, make_input
+from srcnn.protocol.resize import imresize
 from conftest import data_set, smooth_image
 
 
@@ -114,7 +114,7 @@ SPECS = ["bicubic", "blur", "blur:1.6", "blur:1.0-2.0", "subsample", "noise:10",
 @pytest.mark.parametrize("spec", SPECS)
 @pytest.mark.parametrize("scale", [1, 2, 3, 4])
 def test_every_degradation_gives_hr_over_scale_and_input_back_at_hr_size(hr, spec, scale):
-    from srcnn.degrade import parse_degradation
+    from srcnn.protocol.degrade import parse_degradation
 
     degradation = parse_degradation(spec)
     target = hr[: 60 // scale * scale, : 48 // scale * scale]
@@ -127,7 +127,7 @@ def test_every_degradation_gives_hr_over_scale_and_input_back_at_hr_size(hr, spe
 
 @pytest.mark.parametrize("spec", SPECS)
 def test_same_seed_same_output_bit_for_bit(hr, spec):
-    from srcnn.degrade import parse_degradation
+    from srcnn.protocol.degrade import parse_degradation
 
     degradation = parse_degradation(spec)
     a = degradation.lr(hr, 3, np.random.default_rng(5))
@@ -138,7 +138,7 @@ def test_same_seed_same_output_bit_for_bit(hr, spec):
 
 @pytest.mark.parametrize("scale", [1, 3])
 def test_noise_level_at_any_scale_is_on_the_lr_image(scale):
-    from srcnn.degrade import parse_degradation
+    from srcnn.protocol.degrade import parse_degradation
 
     flat = np.full((300, 300), 0.5)
     noisy = parse_degradation("noise:10").lr(flat, scale, np.random.default_rng(1))
@@ -149,7 +149,7 @@ def test_noise_level_at_any_scale_is_on_the_lr_image(scale):
 
 
 def test_lower_jpeg_quality_differs_more(hr):
-    from srcnn.degrade import parse_degradation
+    from srcnn.protocol.degrade import parse_degradation
 
     image = np.clip(hr + np.random.default_rng(0).normal(0, 0.05, hr.shape), 0, 1)
     clean = np.round(image * 255) / 255
@@ -161,7 +161,7 @@ def test_lower_jpeg_quality_differs_more(hr):
 
 
 def test_blur_sigma_range_lies_between_its_ends():
-    from srcnn.degrade import parse_degradation
+    from srcnn.protocol.degrade import parse_degradation
 
     spike = np.zeros((31, 31))
     spike[15, 15] = 1.0
@@ -175,7 +175,7 @@ def test_blur_sigma_range_lies_between_its_ends():
                                   "jpeg:75.5", "blur:0", "bicubic:2", "real:3", "noise:1-2-3",
                                   "real+", "noise:10+gif"])
 def test_bad_specs_are_one_line_errors(spec):
-    from srcnn.degrade import parse_degradation
+    from srcnn.protocol.degrade import parse_degradation
     from srcnn.errors import SRCNNError
 
     with pytest.raises(SRCNNError) as info:
@@ -184,7 +184,7 @@ def test_bad_specs_are_one_line_errors(spec):
 
 
 def test_bare_names_take_the_sigma_options():
-    from srcnn.degrade import Degradation, parse_degradation
+    from srcnn.protocol.degrade import Degradation, parse_degradation
 
     assert parse_degradation("noise", noise_sigma=15) == Degradation("noise", 15, 15)
     assert parse_degradation("blur:1-2").spec == "blur:1-2"
@@ -203,7 +203,7 @@ def test_random_degradations_are_drawn_per_patch_at_scale_3(grid):
 
 
 def test_a_mixture_draws_each_part_about_equally_and_applies_it_as_is(hr):
-    from srcnn.degrade import parse_degradation
+    from srcnn.protocol.degrade import parse_degradation
 
     mixture = parse_degradation("bicubic+noise:10+jpeg:75")
     assert mixture.spec == "bicubic+noise:10+jpeg:75" and parse_degradation(mixture.spec) == mixture

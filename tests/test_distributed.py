@@ -82,8 +82,8 @@ def test_streamed_patches_match_in_memory_pairs_away_from_region_borders(tiny_se
     from srcnn.data import StreamingPatches
     from srcnn.imageio import list_images
 
-    from srcnn.degrade import make_input
-    from srcnn.resize import modcrop
+    from srcnn.protocol.degrade import make_input
+    from srcnn.protocol.resize import modcrop
 
     for scale in (2, 3, 4):
         source = StreamingPatches(list_images(tiny_set[0]), scale, 16, 4, augment=False)

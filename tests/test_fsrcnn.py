@@ -12,7 +12,7 @@ from srcnn.cli import main
 from srcnn.infer import Upscaler, make_upscaler
 from srcnn.models import FSRCNN, FSRCNNConfig
 from srcnn.models.upsample import BicubicUpsample
-from srcnn.resize import imresize
+from srcnn.protocol.resize import imresize
 from srcnn.train import TrainConfig, train
 from srcnn.weights import load_model, save_model
 
@@ -106,7 +106,7 @@ def test_pictures_do_not_depend_on_where_the_bands_fall(monkeypatch, model_name)
 
 
 def test_the_picture_path_matches_the_exact_per_plane_path_within_one_level():
-    from srcnn.color import quantize, ycbcr2rgb
+    from srcnn.protocol.color import quantize, ycbcr2rgb
 
     image = smooth_image(30, 44, channels=3)
     upscaler = make_upscaler(3, "fsrcnn", precision="fp32")

@@ -6,10 +6,10 @@ import torch
 from PIL import Image
 
 import srcnn
-from srcnn.color import rgb2ycbcr, round_to_integer
+from srcnn.protocol.color import rgb2ycbcr, round_to_integer
 from srcnn.infer import Upscaler
 from srcnn.models import SRCNN, SRCNNConfig
-from srcnn.resize import imresize
+from srcnn.protocol.resize import imresize
 from conftest import smooth_image
 
 

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from srcnn.metrics import psnr, ssim
+from srcnn.protocol.metrics import psnr, ssim
 
 
 def test_psnr_of_a_known_error():

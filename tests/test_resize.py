@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from srcnn.resize import cubic, imresize, modcrop, output_size
+from srcnn.protocol.resize import cubic, imresize, modcrop, output_size
 from conftest import smooth_image
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from srcnn import restoration_study as rs
-from srcnn.degrade import parse_degradation
-from srcnn.color import quantize
-from srcnn.metrics import psnr, ssim
+from srcnn.protocol.degrade import parse_degradation
+from srcnn.protocol.color import quantize
+from srcnn.protocol.metrics import psnr, ssim
 from conftest import shapes_image, smooth_image
 
 

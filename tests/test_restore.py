@@ -138,8 +138,8 @@ def test_evaluate_bad_degradation_is_one_line(tmp_path, capsys):
 @pytest.mark.parametrize("task, degradation", [("denoise", "noise:25"), ("jpeg", "jpeg:20")])
 def test_restore_without_model_runs_the_shipped_restorer_and_improves_the_input(tmp_path, capsys, task, degradation):
     """The shipped model of --task is the default, and it makes a degraded image closer to the clean one."""
-    from srcnn.degrade import parse_degradation
-    from srcnn.metrics import psnr
+    from srcnn.protocol.degrade import parse_degradation
+    from srcnn.protocol.metrics import psnr
 
     clean = smooth_image(64, 72, seed=5)
     degraded = parse_degradation(degradation).lr(clean / 255.0, 1, np.random.default_rng(0))

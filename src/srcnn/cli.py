@@ -39,7 +39,7 @@ ONNX_CONTRACT = """\
 Export a model to ONNX. The contract of the graph:
   input  "input": float32, (N, C, H, W), N, H and W dynamic, on the model's input grid (metadata
          "input_grid"): "hr" (SRCNN): the image already upscaled by bicubic (MATLAB-exact,
-         srcnn.resize.imresize); "lr" (FSRCNN): the low-resolution image itself. C = 1: its Y plane
+         srcnn.protocol.resize.imresize); "lr" (FSRCNN): the low-resolution image itself. C = 1: its Y plane
          (MATLAB's rgb2ycbcr, BT.601, studio range) divided by 255, so in [0, 1]; C = 3 for an RGB
          model: RGB in [0, 1].
   output "output": (N, C, H * f, W * f), f = 1 for "hr" and the scale for "lr": the restored plane,
@@ -163,7 +163,7 @@ def _add_ensemble_option(parser: argparse.ArgumentParser) -> None:
 
 def _degradation_spec(text: str) -> str:
     """argparse type for --degradation: a spec parse_degradation accepts, kept as written."""
-    from .degrade import parse_degradation
+    from .protocol.degrade import parse_degradation
     from .errors import SRCNNError
 
     try:
@@ -175,7 +175,7 @@ def _degradation_spec(text: str) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
-    from .degrade import DEGRADATIONS
+    from .protocol.degrade import DEGRADATIONS
     from .train_config import TrainConfig
 
     parser = _Parser(prog="srcnn", description="SRCNN image super-resolution. `srcnn COMMAND --help` for a command's options.")

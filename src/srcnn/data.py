@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .color import to_plane
-from .degrade import Degradation, parse_degradation
+from .protocol.color import to_plane
+from .protocol.degrade import Degradation, parse_degradation
 from .imageio import read_image
-from .resize import imresize, modcrop
+from .protocol.resize import imresize, modcrop
 
 __all__ = ["Pair", "load_pairs", "split_validation", "PatchSampler", "StreamingPatches", "StepBatches"]
 

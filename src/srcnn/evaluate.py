@@ -16,11 +16,11 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .color import quantize, to_plane
+from .protocol.color import quantize, to_plane
 from .imageio import list_images, read_image
-from .metrics import psnr, ssim
-from .degrade import Degradation, parse_degradation
-from .resize import modcrop
+from .protocol.metrics import psnr, ssim
+from .protocol.degrade import Degradation, parse_degradation
+from .protocol.resize import modcrop
 
 __all__ = ["ImageScore", "evaluate_plane", "evaluate_images", "evaluate_folder", "summary"]
 

@@ -16,13 +16,13 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .color import _OFFSET, _RGB2YCBCR, _YCBCR2RGB, quantize, rgb2ycbcr, ycbcr2rgb
+from .protocol.color import _OFFSET, _RGB2YCBCR, _YCBCR2RGB, quantize, rgb2ycbcr, ycbcr2rgb
 from .constants import METHODS, SCALES
 from .errors import SRCNNError
 from .imageio import Picture, picture_from_pil, picture_to_pil
 from .models.upsample import RADIUS as BICUBIC_RADIUS
 from .models.upsample import BicubicUpsample
-from .resize import imresize
+from .protocol.resize import imresize
 from .weights import resolve_model
 
 __all__ = ["Upscaler", "upscale", "SCALES", "METHODS", "bf16_supported", "resolve_precision", "resolve_device"]
@@ -69,7 +69,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return resolved
 
 
-# BT.601 studio range as torch matrices, for the band pipeline (color.py holds the same in NumPy).
+# BT.601 studio range as torch matrices, for the band pipeline (protocol/color.py holds the same in NumPy).
 _RGB2YCBCR_T = torch.from_numpy(_RGB2YCBCR / 255.0).float()
 _YCBCR2RGB_T = torch.from_numpy(_YCBCR2RGB * 255.0).float()
 _YCBCR_OFFSET = torch.from_numpy(_OFFSET / 255.0).float().view(1, 3, 1, 1)

@@ -27,17 +27,17 @@ import numpy as np
 import torch
 
 from .atomic import atomic_output
-from .color import quantize, rgb2y, to_plane
+from .protocol.color import quantize, rgb2y, to_plane
 from .errors import SRCNNError
-from .degrade import parse_degradation
+from .protocol.degrade import parse_degradation
 from .evaluate import evaluate_plane
 from .imageio import list_images, read_image, write_text_atomic
 from .infer import make_upscaler
-from .metrics import psnr
+from .protocol.metrics import psnr
 from .reproduce import STUDY, TRAIN_SETS, StudyRun
 from . import restoration_study as rs
 from .restoration_study import TimedMethod, markdown_table as _table
-from .resize import imresize, modcrop
+from .protocol.resize import imresize, modcrop
 from .weights import find_weights, load_model
 
 __all__ = ["write_report"]

@@ -25,7 +25,7 @@ from typing import Callable, Iterable, Iterator, Union
 
 import numpy as np
 
-from .color import quantize, to_plane
+from .protocol.color import quantize, to_plane
 from .evaluate import PlaneUpscaler, evaluate_images
 from .infer import make_upscaler
 from .weights import ALIASES, find_weights

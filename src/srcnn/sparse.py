@@ -33,12 +33,12 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .color import to_plane
-from .degrade import filter_separable_valid, gaussian_window
+from .protocol.color import to_plane
+from .protocol.degrade import filter_separable_valid, gaussian_window
 from .errors import SRCNNError
 from .imageio import read_image
 from .infer import Upscaler
-from .resize import imresize, modcrop
+from .protocol.resize import imresize, modcrop
 
 __all__ = ["SparseCodingConfig", "SparseDictionary", "SparseCodingUpscaler", "gradient_features",
            "patch_grid", "extract_patches", "batch_omp", "sparse_codes", "accumulate_patches", "average_patches",

@@ -38,7 +38,7 @@ from safetensors.torch import load_file, safe_open
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from .color import to_plane
+from .protocol.color import to_plane
 from .data import PatchSampler, StepBatches, StreamingPatches, load_pairs, split_validation
 from .errors import SRCNNError
 from .evaluate import evaluate_plane
@@ -402,7 +402,7 @@ def task_metadata(cfg: TrainConfig) -> dict[str, str]:
 
 def training_degradation(cfg: TrainConfig):
     """The config's degradation as an object (``--blur-sigma`` / ``--noise-sigma`` fill a bare name)."""
-    from .degrade import parse_degradation
+    from .protocol.degrade import parse_degradation
 
     return parse_degradation(cfg.degradation, blur_sigma=cfg.blur_sigma, noise_sigma=cfg.noise_sigma)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .degrade import DEFAULT_BLUR_SIGMA, DEFAULT_NOISE_SIGMA
+from .protocol.degrade import DEFAULT_BLUR_SIGMA, DEFAULT_NOISE_SIGMA
 
 __all__ = ["TrainConfig"]
 

@@ -166,7 +166,7 @@ _DEEP_ARCH, _DEEP_PARAMS = "-".join(["3"] * 12), 370497
 _CPU_RESTORE_DEEP = (_CPU_TRAIN.replace("--val-every 500", "--val-every 250") + " --out runs/{name} --scale 1 "
                      f"--arch {_DEEP_ARCH} --n1 64 --n2 64 --residual --patch-size 64 --batch-size 32 --lr 5e-4 "
                      "--warmup-steps 500 {extra} --time-limit {seconds}")
-# The real-world chain (srcnn.degrade.RealDegradation): fine-tuned from the shipped clean model of its kind.
+# The real-world chain (srcnn.protocol.degrade.RealDegradation): fine-tuned from the shipped clean model of its kind.
 _CPU_REAL = (_CPU_TRAIN + " --out runs/{name} {extra} --degradation real --lr 3e-4 --warmup-steps 100 "
              "--time-limit 1200")
 # The real-world x3 cascade: the deep denoiser in front of FSRCNN x3, trained together (three rounds).

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..resize import cubic
+from ..protocol.resize import cubic
 
 __all__ = ["BicubicUpsample", "bicubic_phase_weights", "symmetric_pad", "pixel_shuffle"]
 

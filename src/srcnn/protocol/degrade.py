@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .errors import SRCNNError
+from ..errors import SRCNNError
 from .resize import imresize, modcrop
 
 __all__ = ["DEGRADATIONS", "Degradation", "parse_degradation", "degrade", "make_input", "gaussian_window",
