@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from srcnn import restoration_study as rs
+from srcnn.study import restoration_study as rs
 from srcnn.imageio import list_images, read_image
 
 DATA = Path(os.environ.get("SRCNN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))

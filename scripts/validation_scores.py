@@ -14,7 +14,7 @@ import argparse
 import torch
 
 from srcnn.data import split_validation
-from srcnn.evaluate import evaluate_images, summary
+from srcnn.study.evaluate import evaluate_images, summary
 from srcnn.imageio import list_images, read_image
 from srcnn.infer import make_upscaler
 from srcnn.train_config import TrainConfig

@@ -70,7 +70,7 @@ def test_weights_files_keep_both_parts(tmp_path):
 
 
 def test_a_restorer_trains_in_front_of_an_fsrcnn_lowers_the_loss_and_beats_bicubic(tiny_set, tmp_path):
-    from srcnn.evaluate import evaluate_folder, summary
+    from srcnn.study.evaluate import evaluate_folder, summary
 
     train_dir, val_dir = tiny_set
     restorer = random_restorer(perturbed=False)  # as a trained restorer is on clean input

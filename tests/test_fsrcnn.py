@@ -120,7 +120,7 @@ def test_the_picture_path_matches_the_exact_per_plane_path_within_one_level():
 def test_fsrcnn_trains_on_lr_patches_lowers_the_loss_and_beats_bicubic(tiny_set, tmp_path):
     import csv
 
-    from srcnn.evaluate import evaluate_folder, summary
+    from srcnn.study.evaluate import evaluate_folder, summary
 
     train_dir, val_dir = tiny_set
     cfg = TrainConfig(data=[str(train_dir)], val_data=[str(val_dir)], out=str(tmp_path / "run"), scale=3,

@@ -5,7 +5,7 @@ Needs the image sets (SRCNN_DATA, default ../shared/data); skipped cleanly witho
 
 import pytest
 
-from srcnn.evaluate import evaluate_folder, summary
+from srcnn.study.evaluate import evaluate_folder, summary
 from srcnn.infer import Upscaler
 from conftest import data_set
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from srcnn.cli import main
-from srcnn.reproduce import STUDY
+from srcnn.study.reproduce import STUDY
 from conftest import shapes_image, smooth_image
 
 SECTIONS = ["# SRCNN reproduction report", "## Training runs", "## 1. Comparison", "## 2. Filter numbers",
@@ -54,9 +54,9 @@ def data(tmp_path):
 def test_quick_reproduce_writes_the_report_and_reuses_its_runs(data, tmp_path, capsys, caplog):
     out = tmp_path / "out"
     argv = ["reproduce", "--data", str(data), "--out", str(out), "--budget", "quick"]
-    with caplog.at_level(logging.INFO, logger="srcnn.report"):
+    with caplog.at_level(logging.INFO, logger="srcnn.study.report"):
         assert main(argv) == 0, capsys.readouterr().err
-    progress = [r.getMessage() for r in caplog.records if r.name == "srcnn.report"]
+    progress = [r.getMessage() for r in caplog.records if r.name == "srcnn.study.report"]
     assert [m.split(":")[0] for m in progress] == [f"report {i}/9" for i in range(1, 10)]  # a line per section
 
     report = (out / "report.md").read_text()
@@ -124,7 +124,7 @@ def test_quick_reproduce_writes_the_report_and_reuses_its_runs(data, tmp_path, c
 
 def test_missing_runs_are_a_one_line_error(data, tmp_path, capsys):
     from srcnn.errors import SRCNNError
-    from srcnn.report import write_report
+    from srcnn.study.report import write_report
 
     (tmp_path / "runs" / "width_128_64").mkdir(parents=True)
     with pytest.raises(SRCNNError, match="width_128_64"):

@@ -1,4 +1,4 @@
-"""srcnn.restoration_study on tiny synthetic grey images: the anchors, the seeding, the skipped cells."""
+"""srcnn.study.restoration_study on tiny synthetic grey images: the anchors, the seeding, the skipped cells."""
 
 import json
 import math
@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from srcnn import restoration_study as rs
+from srcnn.study import restoration_study as rs
 from srcnn.protocol.degrade import parse_degradation
 from srcnn.protocol.color import quantize
 from srcnn.protocol.metrics import psnr, ssim

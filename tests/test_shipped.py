@@ -2,7 +2,7 @@
 
 import pytest
 
-from srcnn.evaluate import evaluate_folder, summary
+from srcnn.study.evaluate import evaluate_folder, summary
 from srcnn.infer import Upscaler, make_upscaler
 from srcnn.weights import Weights, default_weights, find_weights, load_model
 from conftest import data_set
@@ -151,7 +151,7 @@ def test_the_real_x3_model_meets_issue_14s_targets_on_the_validation_split():
     """Held-out training images (never Set5 / Set14), x3: >= +0.75 dB over bicubic on JPEG-q75 input,
     >= +0.9 dB on sigma-10 noise, and at most 0.3 dB below the clean model on clean input."""
     from srcnn.data import split_validation
-    from srcnn.evaluate import evaluate_images
+    from srcnn.study.evaluate import evaluate_images
     from srcnn.imageio import list_images, read_image
     from srcnn.train_config import TrainConfig
 

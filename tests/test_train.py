@@ -26,7 +26,7 @@ def read_log(run_dir):
 
 
 def test_a_few_hundred_steps_lower_the_loss_and_beat_bicubic(tiny_set, tmp_path):
-    from srcnn.evaluate import evaluate_folder, summary
+    from srcnn.study.evaluate import evaluate_folder, summary
     from srcnn.infer import Upscaler
 
     best = train(small_config(tiny_set, tmp_path / "run"), progress=False)

@@ -408,7 +408,7 @@ def _cmd_learn_dictionary(args) -> int:
 
 
 def _cmd_reproduce(args) -> int:
-    from .reproduce import train_study
+    from .study.reproduce import train_study
 
     start = time.perf_counter()
     runs = Path(args.runs) if args.runs else Path(args.out) / "runs"
@@ -416,7 +416,7 @@ def _cmd_reproduce(args) -> int:
     if args.train_only:
         print(_wrote(runs, start, "training runs only"))
     else:
-        from .report import write_report
+        from .study.report import write_report
 
         report = write_report(args.data, args.out, runs, args.budget)
         print(_wrote(report, start))
@@ -547,7 +547,7 @@ def _cmd_restore(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    from .evaluate import evaluate_folder, summary
+    from .study.evaluate import evaluate_folder, summary
 
     start = time.perf_counter()
     upscaler = _upscaler_from(args)

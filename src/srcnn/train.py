@@ -41,7 +41,7 @@ from torch.utils.data import DataLoader
 from .protocol.color import to_plane
 from .data import PatchSampler, StepBatches, StreamingPatches, load_pairs, split_validation
 from .errors import SRCNNError
-from .evaluate import evaluate_plane
+from .study.evaluate import evaluate_plane
 from .imageio import list_images, read_image, write_text_atomic
 from .infer import Upscaler, resolve_precision
 from .models import FSRCNN, SRCNN, Cascade, CascadeConfig, FSRCNNConfig, SRCNNConfig

@@ -1,7 +1,7 @@
 """The ``srcnn reproduce`` report: the papers' tables and figures, our numbers beside the published ones.
 
-``write_report`` reads the study's finished training runs (see :mod:`srcnn.reproduce`), scores them
-and the shipped models on Set5 / Set14 with the papers' protocol (:mod:`srcnn.evaluate`), and writes
+``write_report`` reads the study's finished training runs (see :mod:`srcnn.study.reproduce`), scores them
+and the shipped models on Set5 / Set14 with the papers' protocol (:mod:`srcnn.study.evaluate`), and writes
 
 - ``report.md``: one section per table or figure of the papers, then where and why we differ;
 - ``convergence.png``, ``crops.png``, ``speed_quality.png`` and ``real_inputs_crops.png``, embedded in the report;
@@ -26,19 +26,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .atomic import atomic_output
-from .protocol.color import quantize, rgb2y, to_plane
-from .errors import SRCNNError
-from .protocol.degrade import parse_degradation
+from ..atomic import atomic_output
+from ..protocol.color import quantize, rgb2y, to_plane
+from ..errors import SRCNNError
+from ..protocol.degrade import parse_degradation
 from .evaluate import evaluate_plane
-from .imageio import list_images, read_image, write_text_atomic
-from .infer import make_upscaler
-from .protocol.metrics import psnr
+from ..imageio import list_images, read_image, write_text_atomic
+from ..infer import make_upscaler
+from ..protocol.metrics import psnr
 from .reproduce import STUDY, TRAIN_SETS, StudyRun
 from . import restoration_study as rs
 from .restoration_study import TimedMethod, markdown_table as _table
-from .protocol.resize import imresize, modcrop
-from .weights import find_weights, load_model
+from ..protocol.resize import imresize, modcrop
+from ..weights import find_weights, load_model
 
 __all__ = ["write_report"]
 
@@ -188,7 +188,7 @@ class Context:
             elif name in SHIPPED_KINDS:
                 self._upscalers[key] = make_upscaler(scale, name, "srcnn", "fp32", "cpu")
             elif name == "sparse-coding":
-                from .sparse import SparseCodingUpscaler
+                from ..sparse import SparseCodingUpscaler
 
                 self._upscalers[key] = SparseCodingUpscaler(scale, step=SPARSE_STEP[self.budget])
             else:

@@ -2,7 +2,7 @@
 gain over bicubic on degraded inputs. Used by ``benchmarks/restore_quality.py`` and the ``srcnn
 reproduce`` report, so both give the same numbers for the same images.
 
-Every number comes from :func:`srcnn.evaluate.evaluate_images` (the ``srcnn evaluate`` protocol: Y
+Every number comes from :func:`srcnn.study.evaluate.evaluate_images` (the ``srcnn evaluate`` protocol: Y
 channel, ``scale`` pixels shaved, the result rounded to uint8), so a seeded noise draw depends only
 on (seed, image name, degradation): every method at one sigma sees the very same noisy image.
 
@@ -25,10 +25,10 @@ from typing import Callable, Iterable, Iterator, Union
 
 import numpy as np
 
-from .protocol.color import quantize, to_plane
+from ..protocol.color import quantize, to_plane
 from .evaluate import PlaneUpscaler, evaluate_images
-from .infer import make_upscaler
-from .weights import ALIASES, find_weights
+from ..infer import make_upscaler
+from ..weights import ALIASES, find_weights
 
 __all__ = ["DENOISE_SIGMAS", "JPEG_QUALITIES", "GAIN_INPUTS", "MethodScore", "Skipped", "TimedMethod",
            "grey_images", "center_crops", "identity_method", "nlm_method", "bm3d_method", "model_method",

@@ -16,11 +16,11 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .protocol.color import quantize, to_plane
-from .imageio import list_images, read_image
-from .protocol.metrics import psnr, ssim
-from .protocol.degrade import Degradation, parse_degradation
-from .protocol.resize import modcrop
+from ..protocol.color import quantize, to_plane
+from ..imageio import list_images, read_image
+from ..protocol.metrics import psnr, ssim
+from ..protocol.degrade import Degradation, parse_degradation
+from ..protocol.resize import modcrop
 
 __all__ = ["ImageScore", "evaluate_plane", "evaluate_images", "evaluate_folder", "summary"]
 
