@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from srcnn.study import restoration_study as rs
-from srcnn.imageio import list_images, read_image
+from srcnn.io.imageio import list_images, read_image
 
 DATA = Path(os.environ.get("SRCNN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 TUNING_IMAGES = 2  # T91 images that choose OpenCV's h

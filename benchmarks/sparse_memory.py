@@ -22,7 +22,7 @@ CHILD = r"""
 import json, sys, time
 import numpy as np
 from srcnn.protocol.color import to_plane
-from srcnn.imageio import read_image
+from srcnn.io.imageio import read_image
 from srcnn.protocol.resize import imresize, modcrop
 from srcnn.sparse import SparseCodingUpscaler
 

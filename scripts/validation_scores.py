@@ -15,7 +15,7 @@ import torch
 
 from srcnn.data import split_validation
 from srcnn.study.evaluate import evaluate_images, summary
-from srcnn.imageio import list_images, read_image
+from srcnn.io.imageio import list_images, read_image
 from srcnn.infer import make_upscaler
 from srcnn.train_config import TrainConfig
 

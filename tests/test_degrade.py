@@ -101,7 +101,7 @@ def test_validation_split_is_stable_and_disjoint(tmp_path):
 def test_paper_sub_images_of_t91_match_the_authors_code():
     # generate_train.m (x3, 33x33, stride 14) writes 21,884 sub-images; the ECCV text's "24,800"
     # counts a different setting.
-    from srcnn.imageio import list_images
+    from srcnn.io.imageio import list_images
 
     pairs = load_pairs(list_images(data_set("T91")), 3)
     assert len(PatchSampler(pairs, 33, 128, mode="grid", stride=14)) == 21884

@@ -80,7 +80,7 @@ def test_a_corrupt_image_is_logged_and_skipped(tiny_set, tmp_path, caplog, strea
 def test_streamed_patches_match_in_memory_pairs_away_from_region_borders(tiny_set):
     """A streamed patch is degraded from a region, not the whole image; its centre must agree."""
     from srcnn.data import StreamingPatches
-    from srcnn.imageio import list_images
+    from srcnn.io.imageio import list_images
 
     from srcnn.protocol.degrade import make_input
     from srcnn.protocol.resize import modcrop

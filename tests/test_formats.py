@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from srcnn.cli import main
-from srcnn.imageio import load_picture, save_picture, Picture
+from srcnn.io.imageio import load_picture, save_picture, Picture
 from conftest import smooth_image
 
 

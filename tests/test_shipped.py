@@ -152,7 +152,7 @@ def test_the_real_x3_model_meets_issue_14s_targets_on_the_validation_split():
     >= +0.9 dB on sigma-10 noise, and at most 0.3 dB below the clean model on clean input."""
     from srcnn.data import split_validation
     from srcnn.study.evaluate import evaluate_images
-    from srcnn.imageio import list_images, read_image
+    from srcnn.io.imageio import list_images, read_image
     from srcnn.train_config import TrainConfig
 
     paths = [p for name in ("T91", "BSD200") for p in list_images(data_set(name))]

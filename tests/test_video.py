@@ -84,7 +84,7 @@ def test_webm_gets_a_codec_it_can_hold_and_its_audio_re_encoded(tmp_path, capsys
 
 
 def test_video_to_a_container_that_cannot_hold_it_is_one_line_before_decoding(tmp_path, capsys, monkeypatch):
-    import srcnn.video
+    import srcnn.io.video
 
     make_clip(tmp_path / "clip.mp4", with_audio=False)
     code = main(["upscale", str(tmp_path / "clip.mp4"), "-o", str(tmp_path / "x.gif"), "--scale", "2",
@@ -92,7 +92,7 @@ def test_video_to_a_container_that_cannot_hold_it_is_one_line_before_decoding(tm
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and "x.gif" in err and "Traceback" not in err
     assert not (tmp_path / "x.gif").exists()
-    monkeypatch.setattr(srcnn.video, "_first_encoder", lambda av, names: None)  # an FFmpeg without VP9 / AV1
+    monkeypatch.setattr(srcnn.io.video, "_first_encoder", lambda av, names: None)  # an FFmpeg without VP9 / AV1
     code = main(["upscale", str(tmp_path / "clip.mp4"), "-o", str(tmp_path / "x.webm"), "--scale", "2",
                  "--method", "bicubic", "--quiet"])
     err = capsys.readouterr().err
@@ -118,13 +118,13 @@ def test_a_video_piped_through_stdin_and_stdout_keeps_its_frames_and_audio(tmp_p
 
 
 def test_stdout_takes_only_a_video_stream_in_a_container_that_streams(tmp_path, capsys):
-    import srcnn.video
+    import srcnn.io.video
 
     code = main(["upscale", str(tmp_path / "photo.png"), "-o", "-", "--scale", "2", "--method", "bicubic"])
     err = capsys.readouterr().err
     assert code == 2 and "only a video" in err and err.count("\n") == 1
     with pytest.raises(srcnn.errors.SRCNNError, match="matroska"):
-        srcnn.video.upscale_video("-", "-", lambda rgb: rgb, 2, container="mp4")
+        srcnn.io.video.upscale_video("-", "-", lambda rgb: rgb, 2, container="mp4")
 
 
 def test_frames_of_a_long_video_overlap_decode_network_and_encode(tmp_path, monkeypatch):
@@ -132,7 +132,7 @@ def test_frames_of_a_long_video_overlap_decode_network_and_encode(tmp_path, monk
     the decoding and encoding threads run beside it."""
     import threading
 
-    import srcnn.video
+    import srcnn.io.video
 
     make_clip(tmp_path / "clip.mp4", frames=12, with_audio=False)
     seen, before = [], threading.active_count()
@@ -144,7 +144,7 @@ def test_frames_of_a_long_video_overlap_decode_network_and_encode(tmp_path, monk
         time.sleep(0.05)
         return np.repeat(np.repeat(rgb, 2, axis=0), 2, axis=1)
 
-    stats = srcnn.video.upscale_video(tmp_path / "clip.mp4", tmp_path / "big.mp4", slow_identity_upscale, 2,
+    stats = srcnn.io.video.upscale_video(tmp_path / "clip.mp4", tmp_path / "big.mp4", slow_identity_upscale, 2,
                                       progress=False)
     assert stats["frames"] == 12 and all(main for main, _ in seen)
     assert seen[0][1] == before + 2  # the network's first call: the reader and the writer run beside it
@@ -160,7 +160,7 @@ def frames_of(path, format):
 def test_4_2_0_frames_travel_as_their_planes_with_their_colour_tags(tmp_path):
     """No conversion to RGB and back: the network sees the codec's own luma, the chroma is up-scaled at
     its own size, and the colour tags (here BT.709) pass through to the output."""
-    import srcnn.video
+    import srcnn.io.video
     from srcnn.infer import make_upscaler
 
     make_clip(tmp_path / "clip.mp4", frames=4, size=(48, 32), with_audio=False, colorspace=1)
@@ -175,7 +175,7 @@ def test_4_2_0_frames_travel_as_their_planes_with_their_colour_tags(tmp_path):
     def no_rgb(rgb):
         raise AssertionError("a 4:2:0 frame went through RGB")
 
-    srcnn.video.upscale_video(tmp_path / "clip.mp4", tmp_path / "big.mp4", no_rgb, 2, progress=False,
+    srcnn.io.video.upscale_video(tmp_path / "clip.mp4", tmp_path / "big.mp4", no_rgb, 2, progress=False,
                               upscale_planes=planes)
     source = frames_of(tmp_path / "clip.mp4", "yuv420p")
     assert [s.reshape(-1).tolist() for s in source] == [p.tolist() for p in seen]  # Y, U, V as decoded
@@ -187,14 +187,14 @@ def test_4_2_0_frames_travel_as_their_planes_with_their_colour_tags(tmp_path):
 
 
 def test_the_planar_path_agrees_with_the_rgb_path(tmp_path):
-    import srcnn.video
+    import srcnn.io.video
     from srcnn.infer import make_upscaler
 
     make_clip(tmp_path / "clip.mp4", frames=4, size=(48, 32), with_audio=False)
     upscaler = make_upscaler(2, "fsrcnn")
-    srcnn.video.upscale_video(tmp_path / "clip.mp4", tmp_path / "planar.mp4", upscaler.upscale_array, 2,
+    srcnn.io.video.upscale_video(tmp_path / "clip.mp4", tmp_path / "planar.mp4", upscaler.upscale_array, 2,
                               progress=False, upscale_planes=upscaler.upscale_planes)
-    srcnn.video.upscale_video(tmp_path / "clip.mp4", tmp_path / "rgb.mp4", upscaler.upscale_array, 2, progress=False)
+    srcnn.io.video.upscale_video(tmp_path / "clip.mp4", tmp_path / "rgb.mp4", upscaler.upscale_array, 2, progress=False)
     planar, rgb = frames_of(tmp_path / "planar.mp4", "yuv420p"), frames_of(tmp_path / "rgb.mp4", "yuv420p")
     assert len(planar) == len(rgb) == 4
     for a, b in zip(planar, rgb, strict=True):  # grey levels: the RGB path rounds and clips twice more
@@ -202,7 +202,7 @@ def test_the_planar_path_agrees_with_the_rgb_path(tmp_path):
 
 
 def test_frames_of_odd_width_go_through_rgb(tmp_path):
-    import srcnn.video
+    import srcnn.io.video
 
     make_clip(tmp_path / "clip.mp4", frames=3, size=(33, 24), with_audio=False, pix_fmt="yuv444p")
     seen = []
@@ -214,14 +214,14 @@ def test_frames_of_odd_width_go_through_rgb(tmp_path):
     def no_planes(*planes):
         raise AssertionError("a frame of odd width has no 4:2:0 planes")
 
-    srcnn.video.upscale_video(tmp_path / "clip.mp4", tmp_path / "big.mp4", rgb_double, 2, progress=False,
+    srcnn.io.video.upscale_video(tmp_path / "clip.mp4", tmp_path / "big.mp4", rgb_double, 2, progress=False,
                               upscale_planes=no_planes)
     assert seen == [(24, 33, 3)] * 3 and probe(tmp_path / "big.mp4")["size"] == (66, 48)
 
 
 @pytest.mark.parametrize("option, video_compiles", [("auto", True), ("on", True), ("off", False)])
 def test_videos_compile_the_network_by_default_and_pictures_do_not(tmp_path, monkeypatch, option, video_compiles):
-    import srcnn.video
+    import srcnn.io.video
     from PIL import Image
 
     from srcnn.infer import Upscaler
@@ -229,7 +229,7 @@ def test_videos_compile_the_network_by_default_and_pictures_do_not(tmp_path, mon
     make_clip(tmp_path / "clip.mp4", frames=2, with_audio=False)
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "pic.png")
     compiled = {}
-    real_upscale_video = srcnn.video.upscale_video
+    real_upscale_video = srcnn.io.video.upscale_video
 
     def spy(src, dst, upscale_frame, *args, **kwargs):
         compiled["video"] = upscale_frame.__self__.compile
@@ -243,7 +243,7 @@ def test_videos_compile_the_network_by_default_and_pictures_do_not(tmp_path, mon
         self.compile = False
         return real_upscale_picture(self, picture)
 
-    monkeypatch.setattr(srcnn.video, "upscale_video", spy)
+    monkeypatch.setattr(srcnn.io.video, "upscale_video", spy)
     monkeypatch.setattr(Upscaler, "upscale_picture", picture_spy)
     code = main(["upscale", str(tmp_path / "clip.mp4"), str(tmp_path / "pic.png"), "-o", str(tmp_path / "out"),
                  "--scale", "2", "--model", "fsrcnn", "--compile", option, "--quiet"])

@@ -388,7 +388,7 @@ def _cmd_batch(args) -> int:
 
 def _cmd_learn_dictionary(args) -> int:
     from .data import split_validation
-    from .imageio import list_images
+    from .io.imageio import list_images
     from .sparse import SparseCodingConfig, learn_dictionary
     from .train_config import TrainConfig
 
@@ -446,9 +446,9 @@ def _cmd_upscale(args) -> int:
     from PIL import Image
     from tqdm import tqdm
 
-    from .imageio import QUALITY_FORMATS, image_format, load_picture, save_picture
+    from .io.imageio import QUALITY_FORMATS, image_format, load_picture, save_picture
     from .outputs import plan_outputs
-    from .video import VIDEO_SUFFIXES, check_encoder, upscale_video
+    from .io.video import VIDEO_SUFFIXES, check_encoder, upscale_video
 
     start = time.perf_counter()
     if "-" in args.inputs or args.output == "-":
@@ -512,7 +512,7 @@ def _video_network_threads(upscaler) -> int | None:
 def _upscale_stream(args, start: float) -> int:
     """A video through pipes: ``srcnn upscale - -o - ...`` (or a file on one side). stdout carries
     the video, so every message, the closing line included, goes to stderr."""
-    from .video import VIDEO_SUFFIXES, upscale_video
+    from .io.video import VIDEO_SUFFIXES, upscale_video
 
     if len(args.inputs) != 1:
         raise SRCNNError("- (stdin) must be the only input")
@@ -559,7 +559,7 @@ def _cmd_evaluate(args) -> int:
         print(f"{s.name:<{width}}  {s.psnr:7.2f}  {s.ssim:.4f}")
     print(f"{'mean':<{width}}  {result['mean']['psnr']:7.2f}  {result['mean']['ssim']:.4f}")
     if args.json:
-        from .imageio import write_text_atomic
+        from .io.imageio import write_text_atomic
         write_text_atomic(args.json, json.dumps(result, indent=2) + "\n")
         print(_wrote(args.json, start, f"{len(scores)} images scored"))
     else:

@@ -18,7 +18,7 @@ import torch
 
 from .protocol.color import to_plane
 from .protocol.degrade import Degradation, parse_degradation
-from .imageio import read_image
+from .io.imageio import read_image
 from .protocol.resize import imresize, modcrop
 
 __all__ = ["Pair", "load_pairs", "split_validation", "PatchSampler", "StreamingPatches", "StepBatches"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .atomic import atomic_output
+from .io.atomic import atomic_output
 from .errors import SRCNNError
 from torch import nn
 

@@ -19,7 +19,7 @@ from torch import nn
 from .protocol.color import _OFFSET, _RGB2YCBCR, _YCBCR2RGB, quantize, rgb2ycbcr, ycbcr2rgb
 from .constants import METHODS, SCALES
 from .errors import SRCNNError
-from .imageio import Picture, picture_from_pil, picture_to_pil
+from .io.imageio import Picture, picture_from_pil, picture_to_pil
 from .models.upsample import RADIUS as BICUBIC_RADIUS
 from .models.upsample import BicubicUpsample
 from .protocol.resize import imresize

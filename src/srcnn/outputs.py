@@ -14,8 +14,8 @@ import os
 from pathlib import Path, PurePath
 
 from .errors import SRCNNError
-from .imageio import IMAGE_SUFFIXES, QUALITY_FORMATS, image_format, list_images
-from .video import VIDEO_SUFFIXES
+from .io.imageio import IMAGE_SUFFIXES, QUALITY_FORMATS, image_format, list_images
+from .io.video import VIDEO_SUFFIXES
 
 __all__ = ["EXTENSIONS", "EXISTING", "Plan", "output_name", "plan_outputs"]
 

@@ -36,7 +36,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .protocol.color import to_plane
 from .protocol.degrade import filter_separable_valid, gaussian_window
 from .errors import SRCNNError
-from .imageio import read_image
+from .io.imageio import read_image
 from .infer import Upscaler
 from .protocol.resize import imresize, modcrop
 
@@ -207,7 +207,7 @@ class SparseDictionary:
     def save(self, path: str | Path) -> None:
         from safetensors.numpy import save_file
 
-        from .atomic import atomic_output
+        from .io.atomic import atomic_output
 
         meta = {"format": "srcnn-sparse-dictionary", "scale": str(self.scale), "gain": repr(self.gain),
                 "config": json.dumps(asdict(self.config)), "info": json.dumps(self.info)}

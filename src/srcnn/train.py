@@ -42,7 +42,7 @@ from .protocol.color import to_plane
 from .data import PatchSampler, StepBatches, StreamingPatches, load_pairs, split_validation
 from .errors import SRCNNError
 from .study.evaluate import evaluate_plane
-from .imageio import list_images, read_image, write_text_atomic
+from .io.imageio import list_images, read_image, write_text_atomic
 from .infer import Upscaler, resolve_precision
 from .models import FSRCNN, SRCNN, Cascade, CascadeConfig, FSRCNNConfig, SRCNNConfig
 from .train_config import TrainConfig  # kept torch-free so `srcnn --help` need not import torch

@@ -16,7 +16,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
-from .atomic import atomic_output
+from .io.atomic import atomic_output
 from .errors import SRCNNError
 from .models import SRCNN, model_from_metadata
 

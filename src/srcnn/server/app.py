@@ -316,7 +316,7 @@ def create_app(settings: ServerSettings | None = None, **overrides) -> FastAPI:
             raise
 
     def work(options: Options):
-        from ..imageio import load_picture, save_picture
+        from ..io.imageio import load_picture, save_picture
 
         def run(job: Job) -> None:
             source = job.folder / "upload"
@@ -413,7 +413,7 @@ def _copy_upload(source_file, target: Path) -> None:
 
 
 def _header_size(path: Path) -> tuple[int, int]:
-    from ..imageio import ImageTooLarge, image_size
+    from ..io.imageio import ImageTooLarge, image_size
 
     try:
         return image_size(path)

@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ..protocol.color import quantize, to_plane
-from ..imageio import list_images, read_image
+from ..io.imageio import list_images, read_image
 from ..protocol.metrics import psnr, ssim
 from ..protocol.degrade import Degradation, parse_degradation
 from ..protocol.resize import modcrop

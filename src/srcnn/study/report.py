@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..atomic import atomic_output
+from ..io.atomic import atomic_output
 from ..protocol.color import quantize, rgb2y, to_plane
 from ..errors import SRCNNError
 from ..protocol.degrade import parse_degradation
 from .evaluate import evaluate_plane
-from ..imageio import list_images, read_image, write_text_atomic
+from ..io.imageio import list_images, read_image, write_text_atomic
 from ..infer import make_upscaler
 from ..protocol.metrics import psnr
 from .reproduce import STUDY, TRAIN_SETS, StudyRun

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from .atomic import atomic_output
-from .errors import SRCNNError
+from ..errors import SRCNNError
 
 __all__ = ["VIDEO_SUFFIXES", "check_encoder", "upscale_video"]
 

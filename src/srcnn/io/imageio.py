@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .atomic import atomic_output
-from .errors import SRCNNError
+from ..errors import SRCNNError
 
 __all__ = ["IMAGE_SUFFIXES", "DEFAULT_QUALITY", "QUALITY_FORMATS", "NO_ALPHA_FORMATS", "image_format", "Picture",
            "list_images", "image_size", "ImageTooLarge", "load_picture", "picture_from_pil", "picture_to_pil",

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .errors import SRCNNError
+from ..errors import SRCNNError
 
 __all__ = ["atomic_output"]
 
