@@ -47,7 +47,7 @@ def make_dataset(root: Path, count: int) -> Path:
 
 def run_one(data: Path, val: Path, steps: int, workers: int) -> dict:
     """Train in this process; report throughput and peak RSS (self and workers), in MiB."""
-    from srcnn.train import TrainConfig, train
+    from srcnn.training.train import TrainConfig, train
 
     with tempfile.TemporaryDirectory() as out:
         cfg = TrainConfig(data=[str(data)], val_data=[str(val)], out=out, scale=3, steps=steps, val_every=steps,

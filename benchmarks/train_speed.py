@@ -24,7 +24,7 @@ import torch
 
 from srcnn.infer import bf16_supported
 from srcnn.models import SRCNN, SRCNNConfig
-from srcnn.train import TrainConfig, build_optimizer, compute_loss, train
+from srcnn.training.train import TrainConfig, build_optimizer, compute_loss, train
 
 
 def throughput(precision: str, steps: int, batch: int = 64, patch: int = 48) -> float:

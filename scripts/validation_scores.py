@@ -13,11 +13,11 @@ import argparse
 
 import torch
 
-from srcnn.data import split_validation
+from srcnn.training.data import split_validation
 from srcnn.study.evaluate import evaluate_images, summary
 from srcnn.io.imageio import list_images, read_image
 from srcnn.infer import make_upscaler
-from srcnn.train_config import TrainConfig
+from srcnn.training.train_config import TrainConfig
 
 
 def main() -> None:

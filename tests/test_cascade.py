@@ -10,7 +10,7 @@ from conftest import export_and_compare_onnx
 from srcnn.cli import main
 from srcnn.infer import Upscaler
 from srcnn.models import SRCNN, Cascade, CascadeConfig, FSRCNN, FSRCNNConfig, SRCNNConfig
-from srcnn.train import TrainConfig, train
+from srcnn.training.train import TrainConfig, train
 from srcnn.weights import load_model, save_model
 
 
@@ -113,7 +113,7 @@ def test_a_cascade_needs_an_lr_grid_up_scaler():
 
 
 def test_another_cascades_restorer_goes_in_front_of_a_new_up_scaler(tmp_path):
-    from srcnn.train import build_model
+    from srcnn.training.train import build_model
 
     x3 = random_cascade(3)
     save_model(x3, tmp_path / "c3.safetensors", scale=3)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from srcnn.data import Pair, PatchSampler, load_pairs, split_validation
+from srcnn.training.data import Pair, PatchSampler, load_pairs, split_validation
 from srcnn.protocol.degrade import degrade, make_input
 from srcnn.protocol.resize import imresize
 from conftest import data_set, smooth_image

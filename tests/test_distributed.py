@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from srcnn.train import TrainConfig, train
+from srcnn.training.train import TrainConfig, train
 from conftest import shapes_image
 
 COMMON = ["--scale", "3", "--arch", "9-1-5", "--n1", "16", "--n2", "8", "--patch-size", "24",
@@ -79,7 +79,7 @@ def test_a_corrupt_image_is_logged_and_skipped(tiny_set, tmp_path, caplog, strea
 
 def test_streamed_patches_match_in_memory_pairs_away_from_region_borders(tiny_set):
     """A streamed patch is degraded from a region, not the whole image; its centre must agree."""
-    from srcnn.data import StreamingPatches
+    from srcnn.training.data import StreamingPatches
     from srcnn.io.imageio import list_images
 
     from srcnn.protocol.degrade import make_input
@@ -107,7 +107,7 @@ def test_training_runs_on_cuda(tiny_set, tmp_path):
 
 
 def test_streaming_skips_images_smaller_than_the_rounded_region(tmp_path, caplog):
-    from srcnn.data import StreamingPatches
+    from srcnn.training.data import StreamingPatches
 
     source = StreamingPatches([tmp_path / "small.png", tmp_path / "big.png"], 3, 16, 8, augment=False)
     small = 16 + 2 * source.margin  # patch + margins, but below the region rounded up to the scale

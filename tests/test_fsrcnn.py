@@ -13,7 +13,7 @@ from srcnn.infer import Upscaler, make_upscaler
 from srcnn.models import FSRCNN, FSRCNNConfig
 from srcnn.models.upsample import BicubicUpsample
 from srcnn.protocol.resize import imresize
-from srcnn.train import TrainConfig, train
+from srcnn.training.train import TrainConfig, train
 from srcnn.weights import load_model, save_model
 
 
@@ -146,7 +146,7 @@ def test_transfer_to_another_scale_trains_only_the_last_layer(tiny_set, tmp_path
                       train_layers="last", patch_size=24, batch_size=8, steps=20, warmup_steps=5, val_every=20,
                       precision="fp32")
     train(cfg, progress=False)
-    from srcnn.train import load_checkpoint  # the final state, not the best one
+    from srcnn.training.train import load_checkpoint  # the final state, not the best one
 
     trained = FSRCNN(FSRCNNConfig(scale=2, d=32, s=5, m=1))
     optimizer = torch.optim.Adam([p for p in trained.last_layer.parameters()])

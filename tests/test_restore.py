@@ -93,8 +93,8 @@ def test_bad_restore_inputs_are_one_line(tmp_path, capsys, denoiser):
 
 
 def test_training_at_scale_1_writes_the_task(tmp_path):
-    from srcnn.train import task_metadata
-    from srcnn.train_config import TrainConfig
+    from srcnn.training.train import task_metadata
+    from srcnn.training.train_config import TrainConfig
 
     assert task_metadata(TrainConfig(scale=1, degradation="noise:0-50")) == {"task": "denoise"}
     assert task_metadata(TrainConfig(scale=1, degradation="jpeg:5-90")) == {"task": "jpeg"}

@@ -150,10 +150,10 @@ def test_each_shipped_restorer_beats_its_9_7_1_5_forerunner_by_their_cards(task)
 def test_the_real_x3_model_meets_issue_14s_targets_on_the_validation_split():
     """Held-out training images (never Set5 / Set14), x3: >= +0.75 dB over bicubic on JPEG-q75 input,
     >= +0.9 dB on sigma-10 noise, and at most 0.3 dB below the clean model on clean input."""
-    from srcnn.data import split_validation
+    from srcnn.training.data import split_validation
     from srcnn.study.evaluate import evaluate_images
     from srcnn.io.imageio import list_images, read_image
-    from srcnn.train_config import TrainConfig
+    from srcnn.training.train_config import TrainConfig
 
     paths = [p for name in ("T91", "BSD200") for p in list_images(data_set(name))]
     images = [(p.stem, read_image(p)) for p in split_validation(paths, TrainConfig().val_count)[1]]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from srcnn.infer import bf16_supported
-from srcnn.train import TrainConfig, train
+from srcnn.training.train import TrainConfig, train
 from srcnn.weights import load_model
 
 
@@ -110,7 +110,7 @@ def test_a_monitor_set_is_logged_but_never_chooses_the_checkpoint(tiny_set, tmp_
 
 
 def test_hr_scales_add_down_scaled_copies_of_every_image(tiny_set):
-    from srcnn.data import load_pairs
+    from srcnn.training.data import load_pairs
 
     paths = sorted(tiny_set[0].glob("*.png"))[:2]
     pairs = load_pairs(paths, 3, hr_scales=(0.75,))

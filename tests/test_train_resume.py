@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from srcnn.cli import main
-from srcnn.train import TrainConfig, lr_factor
+from srcnn.training.train import TrainConfig, lr_factor
 
 
 def read_log(run_dir):
@@ -82,7 +82,7 @@ def test_options_agreeing_with_the_saved_run_and_other_data_are_judged_alike(tin
 
 def test_the_api_refuses_a_contradicting_config_too(tiny_set, tmp_path, capsys):
     from srcnn.errors import SRCNNError
-    from srcnn.train import TrainConfig, train
+    from srcnn.training.train import TrainConfig, train
 
     run_dir = tmp_path / "run"
     start(capsys, tiny_set, run_dir, "--steps", 10, "--val-every", 10, "--stop-at", 5)
@@ -98,7 +98,7 @@ def test_a_finished_run_is_extended_by_steps_with_the_schedule_stretched(tiny_se
     first = read_log(run_dir)
     assert float(first[-1]["lr"]) < 1e-4  # the cosine ended near zero
 
-    with caplog.at_level(logging.INFO, logger="srcnn.train"):
+    with caplog.at_level(logging.INFO, logger="srcnn.training.train"):
         code, _, err = run(capsys, "train", "--out", run_dir, "--resume")  # nothing to extend
     assert code == 0, err
     assert "already finished at step 10" in caplog.text and "--steps N above 10" in caplog.text
@@ -160,7 +160,7 @@ def test_resume_without_a_run_or_data_is_one_line(tmp_path, capsys):
 
 
 def test_with_a_time_limit_the_progress_bar_counts_seconds(capsys):
-    from srcnn.train import _advance, _progress_bar
+    from srcnn.training.train import _advance, _progress_bar
 
     cfg = TrainConfig(steps=1000, time_limit=10.0)
     bar = _progress_bar(cfg, step=50, elapsed=3.0, enabled=True)  # resumed 3 s into a 10 s run

@@ -176,7 +176,7 @@ def _degradation_spec(text: str) -> str:
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
     from .protocol.degrade import DEGRADATIONS
-    from .train_config import TrainConfig
+    from .training.train_config import TrainConfig
 
     parser = _Parser(prog="srcnn", description="SRCNN image super-resolution. `srcnn COMMAND --help` for a command's options.")
     parser.add_argument("--version", action="version", version=f"srcnn {__version__}")
@@ -387,10 +387,10 @@ def _cmd_batch(args) -> int:
 
 
 def _cmd_learn_dictionary(args) -> int:
-    from .data import split_validation
+    from .training.data import split_validation
     from .io.imageio import list_images
     from .sparse import SparseCodingConfig, learn_dictionary
-    from .train_config import TrainConfig
+    from .training.train_config import TrainConfig
 
     start = time.perf_counter()
     _refuse_existing(args.output, args.overwrite)
@@ -628,7 +628,7 @@ def _cmd_models(args) -> int:
 
 
 def _train_fields() -> set[str]:
-    from .train import TrainConfig
+    from .training.train import TrainConfig
 
     return {f.name for f in fields(TrainConfig)}
 
@@ -647,14 +647,14 @@ def _cmd_train(args) -> int:
     import torch
 
     from .infer import resolve_device
-    from .train import TrainConfig, train
+    from .training.train import TrainConfig, train
 
     start = time.perf_counter()
     resolve_device(args.device)  # a missing GPU is one line, before any data loads
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.resume and (Path(args.out) / "config.json").exists():
-        from .train import resume_config
+        from .training.train import resume_config
 
         given = _given_options(getattr(args, "argv", None), "train")
         cfg = resume_config(args.out, {name: getattr(args, name) for name in given if name in _train_fields()})

@@ -17,7 +17,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from ..errors import SRCNNError
-from ..train import TrainConfig, run_finished, train
+from ..training.train import TrainConfig, run_finished, train
 
 __all__ = ["StudyRun", "STUDY", "BUDGETS", "study_config", "train_study"]
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .protocol.color import to_plane
-from .protocol.degrade import Degradation, parse_degradation
-from .io.imageio import read_image
-from .protocol.resize import imresize, modcrop
+from ..protocol.color import to_plane
+from ..protocol.degrade import Degradation, parse_degradation
+from ..io.imageio import read_image
+from ..protocol.resize import imresize, modcrop
 
 __all__ = ["Pair", "load_pairs", "split_validation", "PatchSampler", "StreamingPatches", "StepBatches"]
 

@@ -1,11 +1,11 @@
 """The training configuration, free of torch so that the CLI can show its defaults without
-importing torch (``srcnn train --help``). ``srcnn.train`` re-exports it."""
+importing torch (``srcnn train --help``). ``srcnn.training.train`` re-exports it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .protocol.degrade import DEFAULT_BLUR_SIGMA, DEFAULT_NOISE_SIGMA
+from ..protocol.degrade import DEFAULT_BLUR_SIGMA, DEFAULT_NOISE_SIGMA
 
 __all__ = ["TrainConfig"]
 

@@ -38,15 +38,15 @@ from safetensors.torch import load_file, safe_open
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from .protocol.color import to_plane
+from ..protocol.color import to_plane
 from .data import PatchSampler, StepBatches, StreamingPatches, load_pairs, split_validation
-from .errors import SRCNNError
-from .study.evaluate import evaluate_plane
-from .io.imageio import list_images, read_image, write_text_atomic
-from .infer import Upscaler, resolve_precision
-from .models import FSRCNN, SRCNN, Cascade, CascadeConfig, FSRCNNConfig, SRCNNConfig
+from ..errors import SRCNNError
+from ..study.evaluate import evaluate_plane
+from ..io.imageio import list_images, read_image, write_text_atomic
+from ..infer import Upscaler, resolve_precision
+from ..models import FSRCNN, SRCNN, Cascade, CascadeConfig, FSRCNNConfig, SRCNNConfig
 from .train_config import TrainConfig  # kept torch-free so `srcnn --help` need not import torch
-from .weights import atomic_save_safetensors, load_model, save_model
+from ..weights import atomic_save_safetensors, load_model, save_model
 
 __all__ = ["TrainConfig", "train", "resume_config"]
 
@@ -402,7 +402,7 @@ def task_metadata(cfg: TrainConfig) -> dict[str, str]:
 
 def training_degradation(cfg: TrainConfig):
     """The config's degradation as an object (``--blur-sigma`` / ``--noise-sigma`` fill a bare name)."""
-    from .protocol.degrade import parse_degradation
+    from ..protocol.degrade import parse_degradation
 
     return parse_degradation(cfg.degradation, blur_sigma=cfg.blur_sigma, noise_sigma=cfg.noise_sigma)
 
