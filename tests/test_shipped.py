@@ -105,7 +105,7 @@ def test_fsrcnn_s_reaches_the_papers_number(request):
 def test_the_default_beats_the_9_5_5_on_every_set_by_its_cards(scale):
     fsrcnn, srcnn = find_weights("fsrcnn", scale).entry, find_weights("srcnn", scale).entry
     for set_name in ("Set5", "Set14"):
-        assert fsrcnn.protocol.metrics[set_name][0] > srcnn.protocol.metrics[set_name][0]
+        assert fsrcnn.metrics[set_name][0] > srcnn.metrics[set_name][0]
 
 
 @pytest.mark.data
