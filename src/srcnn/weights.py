@@ -254,12 +254,15 @@ class Weights(Enum):
     DENOISE = WeightsEntry(
         file="denoise_3x12.safetensors", scale=1, arch=_DEEP_ARCH, widths=(64,) * 11, params=_DEEP_PARAMS,
         alias="denoise",
-        metrics={"Set5 noise:25": (31.2234, 0.86303), "Set14 noise:25": (29.7276, 0.81386)},
+        metrics={"Set5 noise:25": (31.2518, 0.86384), "Set14 noise:25": (29.7664, 0.81562)},
         recipe=_CPU_RESTORE_DEEP.format(name="denoise_deep", extra="--degradation noise:0-50", seconds=6600)
                + " (a blind Gaussian denoiser, sigma 0-50 on the 0-255 scale; stage restore-deep); then the same "
                  "with --out runs/denoise_deep_2 --init-from ROUND1_BEST --lr 2e-4 --warmup-steps 200 "
-                 "--time-limit 6000 (stage restore-deep-2; ROUND1_BEST: round one's best weights, its step 20,750)",
-        train_minutes=110.0 + 100.0, trained_on=_CPU_AMX,
+                 "--time-limit 6000 (stage restore-deep-2; ROUND1_BEST: round one's best weights, its step 20,750); "
+                 "then again with --out runs/denoise_deep_3 --init-from ROUND2_BEST --lr 1e-4 --warmup-steps 100 "
+                 "--time-limit 6000 (stage restore-deep-3; ROUND2_BEST: round two's best, its step 15,250; "
+                 "kept round three's step 12,750)",
+        train_minutes=110.0 + 100.0 + 100.0, trained_on=_CPU_AMX,
     )
     JPEG = WeightsEntry(
         file="jpeg_3x12.safetensors", scale=1, arch=_DEEP_ARCH, widths=(64,) * 11, params=_DEEP_PARAMS,
