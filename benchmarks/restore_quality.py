@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import sys
 import time
@@ -30,19 +29,10 @@ import torch
 
 from srcnn.study import restoration_study as rs
 from srcnn.io.imageio import list_images, read_image
+from srcnn.study.report import cpu_name
 
 DATA = Path(os.environ.get("SRCNN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 TUNING_IMAGES = 2  # T91 images that choose OpenCV's h
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
 
 
 def read_grey(folders: list[Path], limit: int | None = None) -> rs.Images:

@@ -518,7 +518,8 @@ def _span(values: list[int]) -> str:
     return f"{values[0]:,}" if values[0] == values[-1] else f"{values[0]:,} to {values[-1]:,}"
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU's model name, for reports and benchmarks that state which machine gave a figure."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -535,7 +536,7 @@ def _header_section(ctx: Context, seconds: float) -> str:
         command += f" --runs {ctx.runs_dir}"
     command += f" --budget {ctx.budget}"
     date = datetime.now().astimezone().isoformat(timespec="seconds")
-    cpu, threads = _cpu_name(), torch.get_num_threads()
+    cpu, threads = cpu_name(), torch.get_num_threads()
     rows, runs = [], {}
     for name, run in ctx.runs.items():
         s, best = run.summary, run.summary["best"]
