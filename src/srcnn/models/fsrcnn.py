@@ -164,9 +164,6 @@ class FSRCNN(nn.Module):
             phases = phases + self.skip.phases(inp)
         return pixel_shuffle(phases, self.config.scale)
 
-    def _upsample(self, x: torch.Tensor) -> torch.Tensor:
-        return pixel_shuffle(self._phases(x), self.config.scale)
-
     def _phases(self, x: torch.Tensor) -> torch.Tensor:
         """The up-sampling layer before its pixel shuffle: (N, C * scale^2, H, W) on the LR grid."""
         if self.config.upsampler == "subpixel":
