@@ -106,15 +106,111 @@ class FSRCNNConfig:
                    residual=meta.get("residual", "true") == "true")
 
 
-class _SlopeMax(nn.Module):
+def _slope_max(x: torch.Tensor, slope: torch.Tensor) -> torch.Tensor:
     """max(x, w * x) per channel: a PReLU for slopes w <= 1 (see FSRCNN.fold_for_inference)."""
+    return torch.maximum(x, x * slope)
 
-    def __init__(self, slope: torch.Tensor):
+
+def _slope_max_padded(x: torch.Tensor, slope: torch.Tensor, pad: int) -> torch.Tensor:
+    """``F.pad(_slope_max(x, slope), (pad,) * 4, mode="replicate")`` in fewer passes over memory: on a
+    channels-last map, each row is w * c values, so the slopes are one row long (a broadcast ATen
+    vectorises, unlike a per-channel one over c = 12), and the maximum is written straight into the
+    padded buffer's interior. Compiled, or on other layouts, the plain ops (inductor fuses them)."""
+    n, c, h, w = x.shape
+    if n != 1 or pad == 0 or torch.compiler.is_compiling() or not x.is_contiguous(memory_format=torch.channels_last):
+        y = _slope_max(x, slope.view(1, -1, 1, 1))
+        return F.pad(y, (pad,) * 4, mode="replicate") if pad else y
+    rows = x.permute(0, 2, 3, 1).view(h, w * c)
+    scaled = rows * slope.reshape(-1).repeat(w)
+    padded = torch.empty((n, c, h + 2 * pad, w + 2 * pad), dtype=x.dtype, device=x.device,
+                         memory_format=torch.channels_last)
+    torch.maximum(rows, scaled, out=padded.permute(0, 2, 3, 1)[0, pad : pad + h, pad : pad + w].view(h, w * c))
+    padded[:, :, :pad, pad : pad + w] = padded[:, :, pad : pad + 1, pad : pad + w]
+    padded[:, :, pad + h :, pad : pad + w] = padded[:, :, pad + h - 1 : pad + h, pad : pad + w]
+    padded[..., :pad] = padded[..., pad : pad + 1]
+    padded[..., pad + w :] = padded[..., pad + w - 1 : pad + w]
+    return padded
+
+
+_FUSED_CONV = getattr(torch.ops.mkldnn, "_convolution_pointwise", None) if torch.backends.mkldnn.is_available() else None
+
+
+def _conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, relu: bool = False) -> torch.Tensor:
+    """An unpadded convolution, with its ReLU fused into it on the CPU (oneDNN's post-op: no extra
+    pass over the maps; also about twice as fast as F.conv2d on these small bf16 layers, measured)."""
+    if _FUSED_CONV is not None and x.device.type == "cpu":
+        if x.shape[1] == 1 and x.stride(1) != 1:  # a one-channel map: say channels-last, as oneDNN wants
+            n, _, h, w = x.shape
+            x = x.contiguous().as_strided(x.shape, (h * w, 1, w, 1))
+        return _FUSED_CONV(x, weight, bias, [0, 0], [1, 1], [1, 1], 1, "relu" if relu else "none", [], "")
+    y = F.conv2d(x, weight, bias)
+    return y.relu_() if relu else y
+
+
+class _FoldedLayers(nn.Module):
+    """FSRCNN's layers up to the sub-pixel phases, rewritten for inference (FSRCNN.fold_for_inference).
+
+    The two wide PReLUs (d maps, after feature extraction and after expanding) cost more than all the
+    convolutions (measured), so they disappear: PReLU(x) = (1 - w) * ReLU(x) + w * x, and the layer
+    after takes the linear part w * x through a small convolution of its own from the narrow map the
+    wide one was made from (a 5x5 convolution of the 1-channel input; a 3x3 of the s mapped maps). The
+    ReLU is fused into the wide convolution. The narrow PReLUs (s maps) become max(u, w * u), with the
+    sign of channels whose slope exceeds 1 flipped in the layers around them. Mathematically the same
+    network; in float32 within rounding of the original (tested), in bf16 as close to it as bf16 is.
+    """
+
+    def __init__(self, model: "FSRCNN"):
         super().__init__()
-        self.register_buffer("slope", slope.detach().reshape(1, -1, 1, 1).clone())
+        body, acts = list(model.body), list(model.acts)
+        weights = [conv.weight.detach().clone().float() for conv in body]
+        biases = [conv.bias.detach().clone().float() for conv in body]
+        last_weight, last_bias = (t.detach().clone().float() for t in model._phase_weights())
+        slopes = [act.weight.detach().float() for act in acts]
+        # Narrow layers 1 .. m + 1: flip the channels whose slope exceeds 1 (out of the conv, into the next).
+        narrow = range(1, len(body) - 1)
+        for i in narrow:
+            sign = torch.where(slopes[i] > 1, -1.0, 1.0)
+            weights[i] *= sign.view(-1, 1, 1, 1)
+            biases[i] *= sign
+            weights[i + 1] *= sign.view(1, -1, 1, 1)
+        # Wide layer 0 (feature extraction) into the shrinking 1x1: a ReLU branch and a linear bypass.
+        w0, shrink = slopes[0], weights[1][:, :, 0, 0]
+        self.register_buffer("head_weight", weights[0])
+        self.register_buffer("head_bias", biases[0])
+        self.register_buffer("shrink_weight", (shrink * (1 - w0))[:, :, None, None])
+        self.register_buffer("shrink_bypass", torch.einsum("od,dikl->oikl", shrink * w0, weights[0]))
+        self.register_buffer("shrink_bias", biases[1] + (shrink * w0) @ biases[0])
+        self.register_buffer("slopes", torch.stack([slopes[i] for i in narrow]).unsqueeze(-1).unsqueeze(-1)
+                             if len(narrow) else torch.zeros(0))
+        self.maps = nn.ParameterList(nn.Parameter(weights[i], requires_grad=False) for i in range(2, len(body) - 1))
+        self.map_biases = nn.ParameterList(nn.Parameter(biases[i], requires_grad=False)
+                                           for i in range(2, len(body) - 1))
+        # Wide expanding layer into the up-sampling layer, likewise (its input, the mapped maps, padded once).
+        expand, w6 = weights[-1][:, :, 0, 0], slopes[-1]
+        self.register_buffer("expand_weight", weights[-1])
+        self.register_buffer("expand_bias", biases[-1])
+        self.register_buffer("last_weight", last_weight * (1 - w6).view(1, -1, 1, 1))
+        self.register_buffer("last_bypass", torch.einsum("odkl,di->oikl", last_weight * w6.view(1, -1, 1, 1), expand))
+        self.register_buffer("last_bias", last_bias + torch.einsum("odkl,d->o", last_weight * w6.view(1, -1, 1, 1),
+                                                                   biases[-1]))
+        self.last_pad = last_weight.shape[-1] // 2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.maximum(x, x * self.slope)
+        """The LR input (in the layers' dtype and layout) -> the phases before the pixel shuffle."""
+        p = self.head_weight.shape[-1] // 2
+        x = F.pad(x, (p, p, p, p), mode="replicate")
+        wide = _conv(x, self.head_weight, self.head_bias, relu=True)
+        y = _conv(wide, self.shrink_weight, self.shrink_bias)
+        y.add_(_conv(x, self.shrink_bypass, None))
+        # each narrow activation comes out padded for the layer after it (replicate padding commutes
+        # with the 1x1 expanding layer and its ReLU, so the up-sampling layer's padding goes there)
+        pads = [1] * len(self.maps) + [self.last_pad]
+        y = _slope_max_padded(y, self.slopes[0], pads[0])
+        for weight, bias, slope, pad in zip(self.maps, self.map_biases, self.slopes[1:], pads[1:]):
+            y = _slope_max_padded(_conv(y, weight, bias), slope, pad)
+        wide = _conv(y, self.expand_weight, self.expand_bias, relu=True)
+        phases = _conv(wide, self.last_weight, self.last_bias)
+        return phases.add_(_conv(y, self.last_bypass, None))
 
 
 class FSRCNN(nn.Module):
@@ -131,6 +227,7 @@ class FSRCNN(nn.Module):
         else:
             self.last = nn.ConvTranspose2d(d, c, DECONV_SIZE, stride=r)
         self.skip = BicubicUpsample(r) if config.residual else None
+        self.folded: _FoldedLayers | None = None  # set by fold_for_inference
 
     def _activation(self, width: int) -> nn.Module:
         return nn.PReLU(width, init=0.25) if self.config.activation == "prelu" else nn.ReLU()
@@ -154,24 +251,30 @@ class FSRCNN(nn.Module):
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         inp = x
         x = x.to(self.body[0].weight.dtype)  # a bf16 copy computes in bf16, answers in the caller's dtype
-        for conv, act in zip(self.body, self.acts):
-            p = conv.kernel_size[0] // 2
-            if p:
-                x = F.pad(x, (p, p, p, p), mode="replicate")
-            x = act(conv(x))
-        phases = self._phases(x).to(inp.dtype)
+        if self.folded is not None:
+            phases = self.folded(x).to(inp.dtype)
+        else:
+            for conv, act in zip(self.body, self.acts):
+                p = conv.kernel_size[0] // 2
+                if p:
+                    x = F.pad(x, (p, p, p, p), mode="replicate")
+                x = act(conv(x))
+            phases = self._phases(x).to(inp.dtype)
         if self.skip is not None:  # added on the LR grid, before the one pixel shuffle: the same sums
             phases = phases + self.skip.phases(inp)
         return pixel_shuffle(phases, self.config.scale)
 
     def _phases(self, x: torch.Tensor) -> torch.Tensor:
         """The up-sampling layer before its pixel shuffle: (N, C * scale^2, H, W) on the LR grid."""
-        if self.config.upsampler == "subpixel":
-            weight, bias, pad = self.last.weight, self.last.bias, 1
-        else:
-            weight, bias = self._deconv_as_subpixel()
-            pad = weight.shape[-1] // 2
+        weight, bias = self._phase_weights()
+        pad = weight.shape[-1] // 2
         return F.conv2d(F.pad(x, (pad,) * 4, mode="replicate"), weight, bias)
+
+    def _phase_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The up-sampling layer as a convolution on the LR grid with C * scale^2 output channels."""
+        if self.config.upsampler == "subpixel":
+            return self.last.weight, self.last.bias
+        return self._deconv_as_subpixel()
 
     def _deconv_as_subpixel(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The transposed convolution's exact sub-pixel form: a convolution on the LR grid with one
@@ -201,25 +304,13 @@ class FSRCNN(nn.Module):
 
     @torch.no_grad()
     def fold_for_inference(self) -> None:
-        """Rewrite this model in place, for inference only, into one that gives bit-identical outputs
-        faster: each PReLU becomes ``max(u, w * u)``, two plain element-wise passes, where ATen's bf16
-        PReLU kernel on channels-last maps runs several times slower (benchmarks/realtime.py). That form
-        is a PReLU only for slopes w <= 1; a channel with w > 1 has min(x, w * x) = -max(u, w * u) for
-        u = -x, so its convolution's weights and bias are negated (u comes out instead of x) and so are
-        the next layer's weights for that input channel. Negating is exact, so every value matches.
-        The inference engine applies it to its own low-precision copy, never to a model being trained."""
-        if self.config.activation != "prelu":
-            return
-        following = [*self.body[1:], self.last]
-        for conv, act, after in zip(self.body, self.acts, following, strict=True):
-            sign = torch.where(act.weight > 1, -1.0, 1.0).to(act.weight.dtype)
-            conv.weight.mul_(sign.view(-1, 1, 1, 1))
-            conv.bias.mul_(sign)
-            # the next layer reads this channel as its input: dim 1 of a convolution's weight, dim 0 of
-            # a transposed convolution's
-            after.weight.mul_(sign.view(-1, 1, 1, 1) if isinstance(after, nn.ConvTranspose2d)
-                              else sign.view(1, -1, 1, 1))
-        self.acts = nn.ModuleList(_SlopeMax(act.weight) for act in self.acts)
+        """Switch this model, for inference only, to a faster form of the same function
+        (``_FoldedLayers``: no pass over the wide maps for their PReLUs, ReLUs fused into the
+        convolutions). Call it in float32, then cast: the folded weights are computed from the float32
+        ones. The inference engine applies it to its own low-precision copy, never to a model being
+        trained; PReLU networks only (a ReLU network has nothing to fold)."""
+        if self.config.activation == "prelu":
+            self.folded = _FoldedLayers(self)
 
     @torch.no_grad()
     def init_weights(self, scheme: str = "kaiming") -> None:
