@@ -122,8 +122,9 @@ def _add_picture_options(parser: argparse.ArgumentParser) -> None:
     _add_speed_options(parser, default_precision="auto")
     _add_ensemble_option(parser)
     parser.add_argument("--compile", default="auto", choices=("auto", "on", "off"),
-                        help="run the network through torch.compile: several times faster a frame, after seconds of "
-                         "compiling per frame size; auto: for videos only (default: auto)")
+                        help="run the network through torch.compile: faster a frame, after seconds of compiling per "
+                         "frame size; auto: for videos, except with FSRCNN models, whose own inference form runs "
+                         "a short clip faster eagerly (default: auto)")
     parser.add_argument("--quality", type=_quality,
                         help="JPEG / WebP quality, 1-100 (default: 95); refused for other formats. Alpha written to "
                          "JPEG / BMP / PPM is dropped with a one-line warning")
@@ -469,7 +470,7 @@ def _cmd_upscale(args) -> int:
         tiles = _TileBar(path.name)
         upscaler.progress = tiles if bars else None
         is_video = target.suffix.lower() in VIDEO_SUFFIXES
-        upscaler.compile = args.compile == "on" or (args.compile == "auto" and is_video)
+        upscaler.compile = args.compile == "on" or (args.compile == "auto" and is_video and _compile_pays(upscaler))
         try:
             if is_video:
                 stats = upscale_video(path, target, upscaler.upscale_array, args.scale, progress=bars,
@@ -501,12 +502,21 @@ def _cmd_upscale(args) -> int:
     return EXIT_OK
 
 
-def _video_network_threads(upscaler) -> int | None:
-    """A compiled network keeps every torch thread while the decoder and encoder run beside it (the
-    network is still the slowest stage: `benchmarks/realtime.py`); eagerly, one core is left to them."""
+def _video_network_threads(upscaler) -> int:
+    """The network keeps every torch thread while the decoder and encoder run beside it: it is the
+    slowest stage, and on 2 cores the whole clip went faster so (`benchmarks/realtime.py`: 16.0 s
+    against 20.8 s with one core left to the codecs, FSRCNN x2 eager)."""
     import torch
 
-    return torch.get_num_threads() if upscaler.compile else None
+    return torch.get_num_threads()
+
+
+def _compile_pays(upscaler) -> bool:
+    """``--compile auto`` for a video: compile, unless the model ships its own fast inference form
+    (``fold_for_inference``, FSRCNN's), which runs eagerly. Compiled, FSRCNN x2 makes a 360p frame in
+    26 ms against 37 ms, but the process pays seconds of start-up for it, so a 10 s clip took 18.7 s
+    compiled (inductor cache warm) against 16.0 s eagerly; for long videos, ``--compile on``."""
+    return upscaler.model is not None and not hasattr(upscaler.model, "fold_for_inference")
 
 
 def _upscale_stream(args, start: float) -> int:
@@ -525,7 +535,7 @@ def _upscale_stream(args, start: float) -> int:
         if Path(dst).exists() and not args.overwrite:
             raise SRCNNError(f"{dst} already exists; pass --overwrite to replace it")
     upscaler = _upscaler_from(args)
-    upscaler.compile = args.compile != "off"
+    upscaler.compile = args.compile == "on" or (args.compile == "auto" and _compile_pays(upscaler))
     bars = not args.quiet and sys.stderr.isatty()
     stats = upscale_video(src, dst, upscaler.upscale_array, args.scale, progress=bars, container=args.container,
                           network_threads=_video_network_threads(upscaler), upscale_planes=upscaler.upscale_planes)
