@@ -77,7 +77,7 @@ def main() -> None:
     import ray
     import torch
 
-    from srcnn.infer import resolve_precision
+    from srcnn.inference import resolve_precision
 
     settings = BatchSettings(args.scale, precision=args.precision)
     one_core = BatchSettings(args.scale, precision=args.precision, threads=1)

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from srcnn.infer import Upscaler, bf16_supported, make_upscaler
+from srcnn.inference import Upscaler, bf16_supported, make_upscaler
 from srcnn.weights import Weights, load_model
 from upscale_speed import test_frame, timed_cli
 

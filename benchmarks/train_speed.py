@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from srcnn.infer import bf16_supported
+from srcnn.inference import bf16_supported
 from srcnn.models import SRCNN, SRCNNConfig
 from srcnn.training.train import TrainConfig, build_optimizer, compute_loss, train
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from srcnn.infer import Upscaler, bf16_supported
+from srcnn.inference import Upscaler, bf16_supported
 from srcnn.weights import Weights, load_model
 
 

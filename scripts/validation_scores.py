@@ -16,7 +16,7 @@ import torch
 from srcnn.training.data import split_validation
 from srcnn.study.evaluate import evaluate_images, summary
 from srcnn.io.imageio import list_images, read_image
-from srcnn.infer import make_upscaler
+from srcnn.inference import make_upscaler
 from srcnn.training.train_config import TrainConfig
 
 

@@ -8,7 +8,7 @@ import torch
 
 from conftest import export_and_compare_onnx
 from srcnn.cli import main
-from srcnn.infer import Upscaler
+from srcnn.inference import Upscaler
 from srcnn.models import SRCNN, Cascade, CascadeConfig, FSRCNN, FSRCNNConfig, SRCNNConfig
 from srcnn.training.train import TrainConfig, train
 from srcnn.weights import load_model, save_model

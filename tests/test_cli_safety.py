@@ -255,7 +255,7 @@ def test_tile_progress_on_a_terminal_only(tmp_path, capsys, monkeypatch, weights
 
 
 def test_upscaler_reports_tile_progress(weights):
-    from srcnn.infer import make_upscaler
+    from srcnn.inference import make_upscaler
 
     calls = []
     upscaler = make_upscaler(3, str(weights), tile=16)

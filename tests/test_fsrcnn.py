@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from conftest import export_and_compare_onnx, smooth_image
 from srcnn.cli import main
-from srcnn.infer import Upscaler, make_upscaler
+from srcnn.inference import Upscaler, make_upscaler
 from srcnn.models import FSRCNN, FSRCNNConfig
 from srcnn.models.upsample import BicubicUpsample, pixel_shuffle
 from srcnn.protocol.resize import imresize
@@ -105,12 +105,12 @@ def test_tiles_are_bit_identical_to_the_whole_image_in_fp32(scale, upsampler, sh
 
 @pytest.mark.parametrize("model_name", ["fsrcnn", "srcnn"])
 def test_pictures_do_not_depend_on_where_the_bands_fall(monkeypatch, model_name):
-    import srcnn.infer
+    import srcnn.inference.pipeline
 
     image = smooth_image(41, 37, channels=3)
     upscaler = make_upscaler(3, model_name, precision="fp32")
     whole = upscaler.upscale_array(image)
-    monkeypatch.setattr(srcnn.infer, "BAND_PIXELS", 5 * 37 * 9)  # five LR rows a band
+    monkeypatch.setattr(srcnn.inference.pipeline, "BAND_PIXELS", 5 * 37 * 9)  # five LR rows a band
     np.testing.assert_array_equal(upscaler.upscale_array(image), whole)
 
 

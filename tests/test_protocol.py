@@ -6,7 +6,7 @@ Needs the image sets (SRCNN_DATA, default ../shared/data); skipped cleanly witho
 import pytest
 
 from srcnn.study.evaluate import evaluate_folder, summary
-from srcnn.infer import Upscaler
+from srcnn.inference import Upscaler
 from conftest import data_set
 
 # (set, scale): (PSNR, SSIM) as published (SRCNN TPAMI 2015 tables; SSIM as the issue states them).

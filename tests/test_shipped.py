@@ -3,7 +3,7 @@
 import pytest
 
 from srcnn.study.evaluate import evaluate_folder, summary
-from srcnn.infer import Upscaler, make_upscaler
+from srcnn.inference import Upscaler, make_upscaler
 from srcnn.weights import Weights, default_weights, find_weights, load_model
 from conftest import data_set
 

@@ -7,7 +7,7 @@ from PIL import Image
 from conftest import shapes_image
 from srcnn.protocol.color import to_plane
 from srcnn.study.evaluate import evaluate_plane
-from srcnn.infer import Upscaler, make_upscaler
+from srcnn.inference import Upscaler, make_upscaler
 from srcnn.protocol.resize import imresize
 from srcnn.sparse import (SparseCodingConfig, SparseCodingUpscaler, SparseDictionary, average_patches,
                           back_project, batch_omp, extract_patches, gradient_features, learn_dictionary, patch_grid,

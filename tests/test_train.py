@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from srcnn.infer import bf16_supported
+from srcnn.inference import bf16_supported
 from srcnn.training.train import TrainConfig, train
 from srcnn.weights import load_model
 
@@ -27,7 +27,7 @@ def read_log(run_dir):
 
 def test_a_few_hundred_steps_lower_the_loss_and_beat_bicubic(tiny_set, tmp_path):
     from srcnn.study.evaluate import evaluate_folder, summary
-    from srcnn.infer import Upscaler
+    from srcnn.inference import Upscaler
 
     best = train(small_config(tiny_set, tmp_path / "run"), progress=False)
     rows = read_log(tmp_path / "run")

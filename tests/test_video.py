@@ -161,7 +161,7 @@ def test_4_2_0_frames_travel_as_their_planes_with_their_colour_tags(tmp_path):
     """No conversion to RGB and back: the network sees the codec's own luma, the chroma is up-scaled at
     its own size, and the colour tags (here BT.709) pass through to the output."""
     import srcnn.io.video
-    from srcnn.infer import make_upscaler
+    from srcnn.inference import make_upscaler
 
     make_clip(tmp_path / "clip.mp4", frames=4, size=(48, 32), with_audio=False, colorspace=1)
     upscaler = make_upscaler(2, "fsrcnn")
@@ -188,7 +188,7 @@ def test_4_2_0_frames_travel_as_their_planes_with_their_colour_tags(tmp_path):
 
 def test_the_planar_path_agrees_with_the_rgb_path(tmp_path):
     import srcnn.io.video
-    from srcnn.infer import make_upscaler
+    from srcnn.inference import make_upscaler
 
     make_clip(tmp_path / "clip.mp4", frames=4, size=(48, 32), with_audio=False)
     upscaler = make_upscaler(2, "fsrcnn")
@@ -228,7 +228,7 @@ def test_videos_compile_the_network_by_default_unless_it_has_its_own_inference_f
     import srcnn.io.video
     from PIL import Image
 
-    from srcnn.infer import Upscaler
+    from srcnn.inference import Upscaler
 
     make_clip(tmp_path / "clip.mp4", frames=2, with_audio=False)
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "pic.png")

@@ -12,7 +12,7 @@ __all__ = ["upscale", "Upscaler", "SRCNN", "SRCNNConfig", "FSRCNN", "FSRCNNConfi
 __version__ = "0.1.0"
 
 # The public names load on first use, so that `import srcnn.cli` (and `srcnn --help`) does not import torch.
-_LAZY = {"upscale": "infer", "Upscaler": "infer", "SRCNN": "models", "SRCNNConfig": "models",
+_LAZY = {"upscale": "inference", "Upscaler": "inference", "SRCNN": "models", "SRCNNConfig": "models",
          "FSRCNN": "models", "FSRCNNConfig": "models",
          "Weights": "weights", "load_model": "weights", "save_model": "weights"}
 

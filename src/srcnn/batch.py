@@ -2,7 +2,7 @@
 one process.
 
 Both engines call the same per-file function (:func:`upscale_file`) with the upscaler that
-``srcnn upscale`` builds (``infer.make_upscaler`` -> ``Upscaler.upscale_picture``), read and written
+``srcnn upscale`` builds (``inference.make_upscaler`` -> ``Upscaler.upscale_picture``), read and written
 by ``imageio.load_picture`` / ``save_picture``: the pixels are those of ``srcnn upscale``.
 
 On Ray, the list of pending files is a Ray Data dataset; ``map_batches`` runs it through a pool of
@@ -54,7 +54,7 @@ class BatchSettings:
     def make_upscaler(self):
         import torch
 
-        from .infer import make_upscaler, resolve_device
+        from .inference import make_upscaler, resolve_device
 
         resolve_device(self.device)  # a missing GPU is one line, before any model loads
         if self.threads:

@@ -141,13 +141,13 @@ def _add_picture_options(parser: argparse.ArgumentParser) -> None:
 def _upscaler_from(args):
     import torch
 
-    from .infer import make_upscaler, resolve_device
+    from .inference import make_upscaler, resolve_device
 
     resolve_device(args.device)  # a missing GPU is one line, before any model loads
     if args.threads:
         torch.set_num_threads(args.threads)
     if getattr(args, "task", None):  # srcnn restore: a scale-1 model for the task, same path after this
-        from .infer import Upscaler
+        from .inference import Upscaler
         from .weights import load_restorer
 
         model, _ = load_restorer(args.model, args.task)
@@ -656,7 +656,7 @@ def _given_options(argv: list[str] | None, command: str) -> set[str]:
 def _cmd_train(args) -> int:
     import torch
 
-    from .infer import resolve_device
+    from .inference import resolve_device
     from .training.train import TrainConfig, train
 
     start = time.perf_counter()

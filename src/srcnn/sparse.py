@@ -37,7 +37,7 @@ from .protocol.color import to_plane
 from .protocol.degrade import filter_separable_valid, gaussian_window
 from .errors import SRCNNError
 from .io.imageio import read_image
-from .infer import Upscaler
+from .inference import Upscaler
 from .protocol.resize import imresize, modcrop
 
 __all__ = ["SparseCodingConfig", "SparseDictionary", "SparseCodingUpscaler", "gradient_features",
@@ -293,7 +293,7 @@ def learn_dictionary(paths: list[Path], scale: int, cfg: SparseCodingConfig | No
 # ---- reconstruction -------------------------------------------------------------------------------
 
 class SparseCodingUpscaler(Upscaler):
-    """ScSR as an :class:`~srcnn.infer.Upscaler`: call it with an LR plane in [0, 1], or use
+    """ScSR as an :class:`~srcnn.inference.Upscaler`: call it with an LR plane in [0, 1], or use
     ``upscale_image`` etc. for colour images (Y by sparse coding, Cb/Cr bicubic, as SRCNN)."""
 
     def __init__(self, scale: int, dictionary: SparseDictionary | str | Path | None = None,

@@ -85,7 +85,7 @@ class Engines:
     def _build(self, scale: int, model: str | None, method: str):
         import torch
 
-        from ..infer import make_upscaler
+        from ..inference import make_upscaler
 
         s = self.settings
         upscaler = make_upscaler(scale, model, method, s.precision, s.device, s.tile)
@@ -131,7 +131,7 @@ class Options:
 
 def parse_options(form) -> Options:
     """The form's fields, checked against what ships; a refusal names the field and the choices."""
-    from ..infer import METHODS, SCALES
+    from ..inference import METHODS, SCALES
     from ..weights import Weights
 
     def field(name: str) -> str | None:
@@ -355,7 +355,7 @@ def create_app(settings: ServerSettings | None = None, **overrides) -> FastAPI:
 
     @app.get("/api/models", summary="The shipped models with their cards", dependencies=[Depends(authorise)])
     async def models():
-        from ..infer import METHODS, SCALES
+        from ..inference import METHODS, SCALES
 
         return {"models": model_cards(), "scales": list(SCALES), "methods": list(METHODS),
                 "formats": ["png", "jpeg", "webp"],

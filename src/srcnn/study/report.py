@@ -32,7 +32,7 @@ from ..errors import SRCNNError
 from ..protocol.degrade import parse_degradation
 from .evaluate import evaluate_plane
 from ..io.imageio import list_images, read_image, write_text_atomic
-from ..infer import make_upscaler
+from ..inference import make_upscaler
 from ..protocol.metrics import psnr
 from .reproduce import STUDY, TRAIN_SETS, StudyRun
 from . import restoration_study as rs

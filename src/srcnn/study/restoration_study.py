@@ -27,7 +27,7 @@ import numpy as np
 
 from ..protocol.color import quantize, to_plane
 from .evaluate import PlaneUpscaler, evaluate_images
-from ..infer import make_upscaler
+from ..inference import make_upscaler
 from ..weights import ALIASES, find_weights
 
 __all__ = ["DENOISE_SIGMAS", "JPEG_QUALITIES", "GAIN_INPUTS", "MethodScore", "Skipped", "TimedMethod",

@@ -43,7 +43,7 @@ from .data import PatchSampler, StepBatches, StreamingPatches, load_pairs, split
 from ..errors import SRCNNError
 from ..study.evaluate import evaluate_plane
 from ..io.imageio import list_images, read_image, write_text_atomic
-from ..infer import Upscaler, resolve_precision
+from ..inference import Upscaler, resolve_precision
 from ..models import FSRCNN, SRCNN, Cascade, CascadeConfig, FSRCNNConfig, SRCNNConfig
 from .train_config import TrainConfig  # kept torch-free so `srcnn --help` need not import torch
 from ..weights import atomic_save_safetensors, load_model, save_model

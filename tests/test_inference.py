@@ -7,7 +7,7 @@ from PIL import Image
 
 import srcnn
 from srcnn.protocol.color import rgb2ycbcr, round_to_integer
-from srcnn.infer import Upscaler
+from srcnn.inference import Upscaler
 from srcnn.models import SRCNN, SRCNNConfig
 from srcnn.protocol.resize import imresize
 from conftest import smooth_image
