@@ -23,6 +23,8 @@
 #   fsrcnn-x3: the shipped clean FSRCNN x3 (deconv, two GPU rounds; Set5 x3 0.13 dB under FSRCNN's
 #              published number, issue 13) trained on in fp32 on the CPU, batch 64, at two learning rates
 #              (5e-5 and 1.5e-4, a fresh cosine each); the better on validation is kept, and only if it rises.
+#              (Shipped at 1.5e-4. The real-a and real-cascade stages below ran before it, from the GPU-round
+#              file, commit 9724718; rerun now, they start from the file this stage made.)
 #   real-cascade: the real-world x3 model as a cascade (--restorer): the deep denoiser cleans the LR
 #              image, the shipped clean FSRCNN x3 up-scales it, both trained on together on the `real`
 #              chain. One network alone traded clean quality against degraded quality. (The shipped
