@@ -513,9 +513,9 @@ def _video_network_threads(upscaler) -> int:
 
 def _compile_pays(upscaler) -> bool:
     """``--compile auto`` for a video: compile, unless the model ships its own fast inference form
-    (``fold_for_inference``, FSRCNN's), which runs eagerly. Compiled, FSRCNN x2 makes a 360p frame in
-    26 ms against 37 ms, but the process pays seconds of start-up for it, so a 10 s clip took 18.7 s
-    compiled (inductor cache warm) against 16.0 s eagerly; for long videos, ``--compile on``."""
+    (``fold_for_inference``, FSRCNN's), which runs eagerly. Compiled, FSRCNN makes a frame faster, but
+    the process pays seconds of start-up for it: `benchmarks/realtime.py`'s 10 s clip took 14.5 s
+    compiled (inductor cache warm) against 12.5 s eagerly. For long videos, ``--compile on``."""
     return upscaler.model is not None and not hasattr(upscaler.model, "fold_for_inference")
 
 
