@@ -139,7 +139,7 @@ class Upscaler(Engine):
             out[top * s : bottom * s] = band[(top - t0) * s : (bottom - t0) * s].numpy()
             if self.progress is not None:
                 self.progress(done, total)
-        if out.size > TRIM_ABOVE_BYTES:  # the bands' freed buffers, before the caller encodes a large output
+        if out.nbytes > TRIM_ABOVE_BYTES:  # the bands' freed buffers, before the caller encodes a large output
             _release_freed_memory()  # (not for every video frame: the next frame would fault them all back in)
         return out
 
