@@ -470,11 +470,10 @@ def _cmd_upscale(args) -> int:
         tiles = _TileBar(path.name)
         upscaler.progress = tiles if bars else None
         is_video = target.suffix.lower() in VIDEO_SUFFIXES
-        upscaler.compile = args.compile == "on" or (args.compile == "auto" and is_video and _compile_pays(upscaler))
+        upscaler.compile = _compiles(args.compile, upscaler, is_video)
         try:
             if is_video:
                 stats = upscale_video(path, target, upscaler.upscale_array, args.scale, progress=bars,
-                                      network_threads=_video_network_threads(upscaler),
                                       upscale_planes=upscaler.upscale_planes)
                 if not args.quiet:
                     tqdm.write(f"{path}: {stats['frames']} frames at {stats['fps']:.2f} frames/s "
@@ -502,21 +501,15 @@ def _cmd_upscale(args) -> int:
     return EXIT_OK
 
 
-def _video_network_threads(upscaler) -> int:
-    """The network keeps every torch thread while the decoder and encoder run beside it: it is the
-    slowest stage, and on 2 cores the whole clip went faster so (`benchmarks/realtime.py`: 16.0 s
-    against 20.8 s with one core left to the codecs, FSRCNN x2 eager)."""
-    import torch
-
-    return torch.get_num_threads()
-
-
-def _compile_pays(upscaler) -> bool:
-    """``--compile auto`` for a video: compile, unless the model ships its own fast inference form
-    (``fold_for_inference``, FSRCNN's), which runs eagerly. Compiled, FSRCNN makes a frame faster, but
-    the process pays seconds of start-up for it: `benchmarks/realtime.py`'s 10 s clip took 14.5 s
-    compiled (inductor cache warm) against 12.5 s eagerly. For long videos, ``--compile on``."""
-    return upscaler.model is not None and not hasattr(upscaler.model, "fold_for_inference")
+def _compiles(option: str, upscaler, is_video: bool) -> bool:
+    """``--compile``: on, off, or auto, which compiles a video's network unless the model ships its
+    own fast inference form (``fold_for_inference``, FSRCNN's), which runs eagerly. Compiled, FSRCNN
+    makes a frame faster, but the process pays seconds of start-up for it: `benchmarks/realtime.py`'s
+    10 s clip took 14.5 s compiled (inductor cache warm) against 12.5 s eagerly. For long videos,
+    ``--compile on``."""
+    if option != "auto":
+        return option == "on"
+    return is_video and upscaler.model is not None and not hasattr(upscaler.model, "fold_for_inference")
 
 
 def _upscale_stream(args, start: float) -> int:
@@ -535,10 +528,10 @@ def _upscale_stream(args, start: float) -> int:
         if Path(dst).exists() and not args.overwrite:
             raise SRCNNError(f"{dst} already exists; pass --overwrite to replace it")
     upscaler = _upscaler_from(args)
-    upscaler.compile = args.compile == "on" or (args.compile == "auto" and _compile_pays(upscaler))
+    upscaler.compile = _compiles(args.compile, upscaler, is_video=True)
     bars = not args.quiet and sys.stderr.isatty()
     stats = upscale_video(src, dst, upscaler.upscale_array, args.scale, progress=bars, container=args.container,
-                          network_threads=_video_network_threads(upscaler), upscale_planes=upscaler.upscale_planes)
+                          upscale_planes=upscaler.upscale_planes)
     if not args.quiet:
         where = "stdout" if dst == "-" else dst
         print(f"wrote {stats['frames']} frames to {where} ({stats['fps']:.1f} frames/s, "

@@ -110,8 +110,9 @@ def upscale_video(src: str | Path, dst: str | Path, upscale_frame: Callable[[np.
     (``container`` then names the output's format: matroska or mpegts). Decoding, the network and
     encoding run at once in three threads joined by bounded queues (PyAV and torch release the
     GIL), so the slowest stage sets the pace and at most a few frames are ever in memory.
-    ``network_threads``: torch threads for the network meanwhile (default: all cores but one, left to
-    the decoder and encoder; a compiled network does better with all of them, measured)."""
+    ``network_threads``: torch threads for the network meanwhile (default: all of them; the network
+    is the slowest stage, and on 2 cores a clip went faster so than with one core left to the codecs:
+    16.0 s against 20.8 s, FSRCNN x2, `benchmarks/realtime.py`)."""
     import av
 
     to_stdout = str(dst) == "-"
@@ -233,8 +234,7 @@ def _transcode(av, inp, out, codec: str, suffix: str, upscale_frame, scale: int,
     import torch
 
     threads = torch.get_num_threads()
-    # By default the decoder and encoder threads get a core of their own.
-    torch.set_num_threads(network_threads or max(1, threads - 1))
+    torch.set_num_threads(network_threads or threads)
     frames, start = 0, time.perf_counter()
     fps = float(rate) if rate else 0.0
     bar = tqdm(total=vin.frames or None, unit="frame", disable=not progress, dynamic_ncols=True)
