@@ -13,7 +13,10 @@
    the CLI does by default (`--compile auto`, which runs FSRCNN's own inference form eagerly), then
    with `--compile on` and an empty inductor cache, then again with the cache that run left.
 
-    python benchmarks/realtime.py [--repeats 3] [--skip-processes] [--video-only]
+With ``--device cuda`` only step 2's in-process rates run, on the GPU (no compile; the whole-process
+and video figures are the CPU's): the network in bf16 there, decoding and colour on the host.
+
+    python benchmarks/realtime.py [--repeats 3] [--skip-processes] [--video-only] [--device cuda]
 """
 
 from __future__ import annotations
@@ -36,16 +39,23 @@ from srcnn.weights import Weights, load_model
 from upscale_speed import test_frame, timed_cli
 
 
-def matmul_peak(seconds: float = 2.0) -> float:
+def matmul_peak(seconds: float = 2.0, device: str = "cpu") -> float:
     """bf16 multiply-accumulates per second of a large square matmul (the machine's practical peak)."""
-    n = 2048
-    a, b = torch.randn(n, n, dtype=torch.bfloat16), torch.randn(n, n, dtype=torch.bfloat16)
+    n = 8192 if device != "cpu" else 2048
+    a, b = (torch.randn(n, n, dtype=torch.bfloat16, device=device) for _ in range(2))
     a @ b
+    sync(device)
     count, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         a @ b
         count += 1
+    sync(device)
     return count * n**3 / (time.perf_counter() - start)
+
+
+def sync(device: str) -> None:
+    if device != "cpu":
+        torch.cuda.synchronize()
 
 
 def macs_per_output_pixel(model, scale: int) -> float:
@@ -115,29 +125,31 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-processes", action="store_true", help="only the in-process rates")
     parser.add_argument("--video-only", action="store_true", help="only the video runs")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU's in-process rates")
     args = parser.parse_args()
     if args.video_only:
         return video_runs()
+    gpu = args.device != "cpu"
 
-    peak = matmul_peak()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, native bf16: {bf16_supported()}; "
-          f"bf16 matmul peak {peak / 1e9:.0f} GMAC/s")
+    peak = matmul_peak(device=args.device)
+    where = torch.cuda.get_device_name() if gpu else f"{torch.get_num_threads()} threads, native bf16: {bf16_supported()}"
+    print(f"torch {torch.__version__}, {where}; bf16 matmul peak {peak / 1e9:.0f} GMAC/s")
     frame = test_frame(720, 1280)
     out_mp = 3840 * 2160 / 1e6
     y = frame[:, :, 1].astype(np.float32) / 255
     rows = [("bicubic", make_upscaler(3, method="bicubic"), None)]
-    rows += [(w.name, make_upscaler(3, load_model(w.entry.path)[0], precision="auto"), w) for w in Weights
-             if w.entry.scale == 3]
+    rows += [(w.name, make_upscaler(3, load_model(w.entry.path)[0], precision="auto", device=args.device), w)
+             for w in Weights if w.entry.scale == 3]
     results = {}
     for name, upscaler, weights in rows:
         e2e = out_mp / best_of(args.repeats, lambda: upscaler.upscale_array(frame))
         net = gmac = None
         if weights is not None:
             grid = y if upscaler.model.config.input_grid == "lr" else Upscaler(None, 3).upscale_float(y)
-            net = out_mp / best_of(args.repeats, lambda: upscaler.restore(grid))
-            gmac = net * macs_per_output_pixel(upscaler.model, 3) / 1e3
+            net = out_mp / best_of(args.repeats, lambda: upscaler.restore(grid))  # returns on the host: synced
+            gmac = net * macs_per_output_pixel(load_model(weights.entry.path)[0], 3) / 1e3
         compiled_e2e = compile_s = None
-        if weights is not None:
+        if weights is not None and not gpu:
             fast = make_upscaler(3, upscaler.model, precision="auto")
             fast.compile = True
             start = time.perf_counter()
@@ -146,7 +158,7 @@ def main() -> int:
             compiled_e2e = out_mp / best_of(args.repeats, lambda fast=fast: fast.upscale_array(frame))
         results[name] = (e2e, net, gmac, compiled_e2e, compile_s)
     base, compiled_base = results["SRCNN_955_X3"][0], results["SRCNN_955_X3"][3]
-    print(f"\n1280x720 -> 3840x2160 (x3), best of {args.repeats}, --precision auto")
+    print(f"\n1280x720 -> 3840x2160 (x3), best of {args.repeats}, --precision auto, --device {args.device}")
     print(f"{'model':<20} {'end to end MP/s':>16} {'vs 9-5-5':>9} {'network MP/s':>13} {'GMAC/s':>7} {'of peak':>8}"
           f" {'compiled MP/s':>14} {'vs 9-5-5':>9} {'first call s':>13}")
     for name, (e2e, net, gmac, compiled_e2e, compile_s) in results.items():
@@ -155,7 +167,7 @@ def main() -> int:
         compiled_s = (f"{compiled_e2e:14.2f} {compiled_e2e / compiled_base:8.1f}x {compile_s:13.1f}" if compiled_e2e
                       else f"{'-':>14} {'-':>9} {'-':>13}")
         print(f"{name:<20} {e2e:16.2f} {e2e / base:8.1f}x {net_s} {gmac_s} {compiled_s}")
-    if args.skip_processes:
+    if args.skip_processes or gpu:
         return 0
 
     with tempfile.TemporaryDirectory() as tmp:

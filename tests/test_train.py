@@ -116,3 +116,74 @@ def test_hr_scales_add_down_scaled_copies_of_every_image(tiny_set):
     pairs = load_pairs(paths, 3, hr_scales=(0.75,))
     assert [p.name for p in pairs] == ["img00", "img00@0.75", "img01", "img01@0.75"]
     assert pairs[1].target.shape == (54, 54)  # 72 * 0.75, a multiple of 3
+
+
+def _box_pairs(count=3, scale=3, seed=0):
+    """Pairs whose LR input is the HR target's block mean: any aligned crop pair, turned by the
+    same flip / rotation, stays such a pair, so a mismatch shows as a non-zero difference."""
+    from srcnn.training.data import Pair
+
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for i in range(count):
+        h, w = rng.integers(8, 14, size=2) * scale
+        target = rng.random((h, w)).astype(np.float32)
+        inp = target.reshape(h // scale, scale, w // scale, scale).mean(axis=(1, 3))
+        pairs.append(Pair(f"img{i}", inp, target))
+    return pairs
+
+
+def test_patches_cut_on_the_device_stay_aligned_pairs_through_every_flip_and_rotation():
+    from srcnn.training.data import DevicePatches
+
+    source = DevicePatches(_box_pairs(), 12, 256, torch.device("cpu"), seed=4)
+    x, y = source.batch(7)
+    assert x.shape == (256, 1, 4, 4) and y.shape == (256, 1, 12, 12)
+    assert torch.allclose(torch.nn.functional.avg_pool2d(y, 3), x, atol=1e-6)
+    assert (y != 0).all()  # no crop reaches the zero padding beyond a smaller image
+
+
+def test_device_patches_are_a_function_of_seed_and_step_and_split_over_ranks():
+    from srcnn.training.data import DevicePatches
+
+    source = DevicePatches(_box_pairs(), 12, 8, torch.device("cpu"), seed=1)
+    x, y = source.batch(3)
+    again_x, again_y = source.batch(3)
+    assert torch.equal(x, again_x) and torch.equal(y, again_y)
+    assert not torch.equal(x, source.batch(4)[0])
+    shares = [source.batch(3, rank, 2) for rank in range(2)]
+    assert torch.equal(torch.cat([s[0] for s in shares]), x)
+    assert torch.equal(torch.cat([s[1] for s in shares]), y)
+
+
+def test_device_patches_take_every_flip_and_rotation():
+    from srcnn.training.data import DevicePatches, Pair
+
+    # one 6x6 LR image of distinct values, cropped whole: each turn gives a different patch
+    target = np.arange(18 * 18, dtype=np.float32).reshape(18, 18) + 1
+    pair = Pair("grid", target.reshape(6, 3, 6, 3).mean(axis=(1, 3)), target)
+    x, _ = DevicePatches([pair], 18, 64, torch.device("cpu"), seed=0).batch(0)
+    turns = {tuple(p.flatten().tolist()) for p in x}
+    assert len(turns) == 8
+    base = torch.from_numpy(pair.input)
+    expected = set()
+    for k in range(4):
+        for flip in (False, True):
+            t = torch.rot90(base, k)
+            expected.add(tuple((t.flip(1) if flip else t).flatten().tolist()))
+    assert turns == expected
+
+
+def test_training_with_patches_cut_on_the_device_learns_and_resumes_exactly(tiny_set, tmp_path, monkeypatch):
+    """The GPU's data path (DevicePatches), run here on the CPU device."""
+    import srcnn.training.train as train_module
+
+    monkeypatch.setattr(train_module, "_cuts_patches_on_device", lambda cfg, device, degradation: True)
+    cfg = lambda out, **kw: small_config(tiny_set, tmp_path / out, family="fsrcnn", dsm=(16, 8, 1),  # noqa: E731
+                                         steps=60, val_every=20, **kw)
+    train(cfg("straight"), progress=False)
+    train(cfg("killed"), progress=False, stop_at=30)
+    train(cfg("killed", resume=True), progress=False)
+    rows = read_log(tmp_path / "straight")
+    assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
+    assert [r["val_psnr"] for r in rows] == [r["val_psnr"] for r in read_log(tmp_path / "killed")]

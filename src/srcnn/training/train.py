@@ -39,7 +39,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from ..protocol.color import to_plane
-from .data import PatchSampler, StepBatches, StreamingPatches, load_pairs, split_validation
+from .data import DevicePatches, PatchSampler, StepBatches, StreamingPatches, load_pairs, split_validation
 from ..errors import SRCNNError
 from ..study.evaluate import evaluate_plane
 from ..io.imageio import list_images, read_image, write_text_atomic
@@ -381,13 +381,22 @@ def _setup_distributed(device: torch.device) -> tuple[int, int, torch.device]:
     return dist.get_rank(), dist.get_world_size(), device
 
 
-def _patch_source(cfg: TrainConfig, train_paths: list[Path], input_grid: str):
+def _cuts_patches_on_device(cfg: TrainConfig, device: torch.device, degradation) -> bool:
+    """Whether the patches are cut where the model trains (DevicePatches): on a GPU, for random
+    crops of in-memory pairs whose degradation was applied once per image."""
+    return (device.type == "cuda" and not cfg.stream and cfg.patch_mode == "random"
+            and not degradation.random)
+
+
+def _patch_source(cfg: TrainConfig, train_paths: list[Path], input_grid: str, device: torch.device):
     degradation = training_degradation(cfg)
     if cfg.stream:
         return StreamingPatches(train_paths, cfg.scale, cfg.patch_size, cfg.batch_size, degradation=degradation,
                                 channels=cfg.channels, seed=cfg.seed, input_grid=input_grid)
     pairs = load_pairs(train_paths, cfg.scale, degradation, cfg.channels, cfg.patch_size,
                        tuple(cfg.hr_scales), input_grid)
+    if _cuts_patches_on_device(cfg, device, degradation):
+        return DevicePatches(pairs, cfg.patch_size, cfg.batch_size, device, seed=cfg.seed)
     return PatchSampler(pairs, cfg.patch_size, cfg.batch_size, mode=cfg.patch_mode, stride=cfg.stride,
                         augment=cfg.patch_mode == "random", seed=cfg.seed, degradation=degradation,
                         scale=cfg.scale, input_grid=input_grid)
@@ -454,7 +463,7 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
         train_paths, val_paths = split_validation(paths, cfg.val_count)
     model = build_model(cfg)
     config = model.config
-    source = _patch_source(cfg, train_paths, config.input_grid)
+    source = _patch_source(cfg, train_paths, config.input_grid, device)
     val_images = _load_planes(val_paths, cfg.channels) if lead else []
     monitor_paths = [p for d in cfg.monitor_data or [] for p in list_images(d)]
     monitor_images = _load_planes(monitor_paths, cfg.channels) if lead else []
@@ -479,8 +488,11 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
 
     last = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
     workers = cfg.workers if cfg.workers is not None else (2 if cfg.stream else 0)
-    batches = DataLoader(StepBatches(source, rank, world), batch_size=None, sampler=range(step, last),
-                         num_workers=workers, persistent_workers=False)
+    if isinstance(source, DevicePatches):
+        batches = (source.batch(s, rank, world) for s in range(step, last))
+    else:
+        batches = DataLoader(StepBatches(source, rank, world), batch_size=None, sampler=range(step, last),
+                             num_workers=workers, persistent_workers=False)
     crop = model.train_crop  # target pixels per side that forward(same_size=False) leaves out
     bar = _progress_bar(cfg, step, elapsed, progress and lead)
     start, running = time.time() - elapsed, []
@@ -502,12 +514,13 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
         loss.backward()  # DDP averages the gradients of the ranks' shares: the global batch's gradient
         optimizer.step()
         step += 1
-        running.append(loss.item())
+        running.append(loss.detach())  # read back only when logged: no device sync per step
         _advance(bar, cfg, step, seconds)
         out_of_time = bool(cfg.time_limit) and seconds >= cfg.time_limit
         if step % cfg.val_every and step != cfg.steps and not out_of_time:
             continue
         stop = False
+        mean_loss = torch.stack(running).mean().item()
         if lead:
             val_psnr, val_ssim = validate(model, val_images, cfg, device, dtype)
             if val_psnr > best["psnr"]:
@@ -516,10 +529,10 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
                            recipe=cfg.recipe, degradation=cfg.degradation, **task_metadata(cfg))
             monitor = f"{validate(model, monitor_images, cfg, device, dtype)[0]:.4f}" if monitor_images else ""
             with log_path.open("a", newline="") as f:
-                csv.writer(f).writerow([step, step * cfg.batch_size, f"{np.mean(running):.6g}", f"{val_psnr:.4f}",
+                csv.writer(f).writerow([step, step * cfg.batch_size, f"{mean_loss:.6g}", f"{val_psnr:.4f}",
                                         f"{val_ssim:.5f}", f"{optimizer.param_groups[0]['lr']:.3g}",
                                         f"{time.time() - start:.1f}", monitor])
-            bar.set_postfix(loss=f"{np.mean(running):.3g}", val_psnr=f"{val_psnr:.3f}", best=f"{best['psnr']:.3f}")
+            bar.set_postfix(loss=f"{mean_loss:.3g}", val_psnr=f"{val_psnr:.3f}", best=f"{best['psnr']:.3f}")
             stop = cfg.target_psnr is not None and val_psnr >= cfg.target_psnr
             if stop:
                 log.info("validation PSNR %.3f reached the target %.2f at step %d", val_psnr, cfg.target_psnr, step)
