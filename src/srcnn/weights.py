@@ -147,6 +147,14 @@ _H100_SRCNN_X4 = (f"srcnn train {_DATA} --scale 4 --init-from PREVIOUS --hr-scal
                   "--batch-size 256 --lr 1e-4 --warmup-steps 300 --steps 1000000 --time-limit 400 --val-every 1000 "
                   "--precision fp32 --device cuda")
 _H100 = "one NVIDIA H100 shared by 6 runs"
+# FSRCNN's third GPU round (2026-11-27): three runs at once on one NVIDIA H200, patches cut on the GPU
+# (scripts/train_fsrcnn_on_gpu_round3.sh); each from the file shipped before it (at commit 910555a).
+_H200_FSRCNN_3 = (f"then on one NVIDIA H200 shared by 3 runs, srcnn train {_DATA} --family fsrcnn {{args}} "
+                  "--hr-scales 0.9 0.8 0.7 0.6 --init-from PREVIOUS --batch-size 512 --lr {lr} --warmup-steps 200 "
+                  "--steps 100000000 --time-limit 165 --val-every 3000 --precision fp32 --device cuda "
+                  "(scripts/train_fsrcnn_on_gpu_round3.sh; PREVIOUS: the file at commit 910555a; kept step {step}, "
+                  "validation {val} against {before} dB)")
+_H200_3 = "one NVIDIA H200 shared by 3 runs"
 
 # Two more CPU-only rounds for x4 (2026-11-26, no GPU lent): lower lr, bf16, wall-time cosine
 # schedule; the second also adds 0.5 and 0.4 copies of the HR images.
@@ -227,22 +235,25 @@ class Weights(Enum):
     FSRCNN_X2 = WeightsEntry(
         file="fsrcnn_x2.safetensors", scale=2, arch="fsrcnn-56-12-4", widths=(56, 12, 4), params=10292,
         family="fsrcnn", alias="fsrcnn",
-        metrics={"Set5": (36.9344, 0.95552), "Set14": (32.5884, 0.90826),
-                 "Set14 jpeg:75": (29.1646, 0.80901), "Set14 noise:10": (24.3030, 0.51738)},
-        recipe=f"{_H100_FSRCNN.format(scale=2, extra='', patch=40)}; {_H100_FSRCNN_2}",
-        train_minutes=10.0, trained_on=_H100,
+        metrics={"Set5": (36.9637, 0.95569), "Set14": (32.6030, 0.90847),
+                 "Set14 jpeg:75": (29.1603, 0.80896), "Set14 noise:10": (24.2985, 0.51750)},
+        recipe=f"{_H100_FSRCNN.format(scale=2, extra='', patch=40)}; {_H100_FSRCNN_2}; "
+               f"{_H200_FSRCNN_3.format(args='--scale 2 --patch-size 40', lr='2e-4', step='18,000', val='32.7840', before='32.7627')}",
+        train_minutes=10.0 + 2.75, trained_on=f"{_H100}, then {_H200_3}",
     )
     FSRCNN_X3 = WeightsEntry(
         file="fsrcnn_x3.safetensors", scale=3, arch="fsrcnn-56-12-4", widths=(56, 12, 4), params=12809,
         family="fsrcnn", alias="fsrcnn",
-        metrics={"Set5": (32.9665, 0.91208), "Set14": (29.3832, 0.82368),
-                 "Set14 jpeg:75": (26.9003, 0.71476), "Set14 noise:10": (23.5247, 0.48470)},
+        metrics={"Set5": (32.9822, 0.91236), "Set14": (29.3850, 0.82381),
+                 "Set14 jpeg:75": (26.8952, 0.71473), "Set14 noise:10": (23.5215, 0.48467)},
         recipe=f"{_H100_FSRCNN.format(scale=3, extra='--upsampler deconv ', patch=48)}; {_H100_FSRCNN_2}; "
                f"then {_CPU_FSRCNN_X3} (kept step 64,500: validation 29.5868 against the GPU rounds' 29.5632 dB; {_FSRCNN_X3_GPU}). "
                "The paper's 9x9 transposed convolution, chosen over a sub-pixel last layer trained the same way "
                "(validation 29.5632 against 29.5209 dB after the GPU rounds); inference runs it in its exact "
-               "sub-pixel form",
-        train_minutes=10.0 + 100.0, trained_on=f"{_H100}, then the 2-core CPU (Intel Xeon, AMX-BF16), one thread",
+               "sub-pixel form; "
+               f"{_H200_FSRCNN_3.format(args='--scale 3 --patch-size 48 --upsampler deconv', lr='2e-4', step='9,000', val='29.5936', before='29.5868')}",
+        train_minutes=10.0 + 100.0 + 2.75,
+        trained_on=f"{_H100}, then the 2-core CPU (Intel Xeon, AMX-BF16), one thread, then {_H200_3}",
     )
     FSRCNN_X4 = WeightsEntry(
         file="fsrcnn_x4.safetensors", scale=4, arch="fsrcnn-56-12-4", widths=(56, 12, 4), params=16352,
@@ -255,9 +266,10 @@ class Weights(Enum):
     FSRCNN_S_X3 = WeightsEntry(
         file="fsrcnn-s_x3.safetensors", scale=3, arch="fsrcnn-32-5-1", widths=(32, 5, 1), params=4094,
         family="fsrcnn", alias="fsrcnn-s",
-        metrics={"Set5": (32.3631, 0.90163), "Set14": (29.0372, 0.81481)},
-        recipe=f"{_H100_FSRCNN.format(scale=3, extra='--dsm 32 5 1 ', patch=48)}; {_H100_FSRCNN_2}",
-        train_minutes=10.0, trained_on=_H100,
+        metrics={"Set5": (32.4007, 0.90218), "Set14": (29.0524, 0.81529)},
+        recipe=f"{_H100_FSRCNN.format(scale=3, extra='--dsm 32 5 1 ', patch=48)}; {_H100_FSRCNN_2}; "
+               f"{_H200_FSRCNN_3.format(args='--scale 3 --patch-size 48 --dsm 32 5 1', lr='5e-4', step='24,000', val='29.2727', before='29.2531')}",
+        train_minutes=10.0 + 2.75, trained_on=f"{_H100}, then {_H200_3}",
     )
 
     # Issue 14 (2026-11-26/27, no GPU lent): scripts/train_real_on_cpu.sh, two runs at once on the 2-core CPU.
