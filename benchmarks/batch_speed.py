@@ -82,7 +82,7 @@ def main() -> None:
     settings = BatchSettings(args.scale, precision=args.precision)
     one_core = BatchSettings(args.scale, precision=args.precision, threads=1)
     dtype = resolve_precision(args.precision, torch.device("cpu")) or torch.float32
-    from srcnn.weights import resolve_model
+    from srcnn.models.weights import resolve_model
 
     arch = resolve_model(None, args.scale)[1].get("arch", "?")
     print(f"{args.images} images {args.size}x{args.size} -> x{args.scale}, default model ({arch}), {dtype} "

@@ -27,7 +27,7 @@ warnings.filterwarnings("ignore", message="dynamo_pgo force disabled")
 import torch  # noqa: E402
 
 from srcnn.inference import bf16_supported  # noqa: E402
-from srcnn.weights import Weights, load_model  # noqa: E402
+from srcnn.models.weights import Weights, load_model  # noqa: E402
 
 MODELS = ("SRCNN_955_X3", "FSRCNN_X3", "FSRCNN_S_X3")
 WIDTH = 1280  # a 720p LR frame's width

@@ -35,7 +35,7 @@ import torch
 from PIL import Image
 
 from srcnn.inference import Upscaler, bf16_supported, make_upscaler
-from srcnn.weights import Weights, load_model
+from srcnn.models.weights import Weights, load_model
 from upscale_speed import test_frame, timed_cli
 
 

@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 
 from srcnn.inference import Upscaler, bf16_supported
-from srcnn.weights import Weights, load_model
+from srcnn.models.weights import Weights, load_model
 
 
 def test_frame(h: int, w: int) -> np.ndarray:

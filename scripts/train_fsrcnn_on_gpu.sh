@@ -31,7 +31,7 @@ run fsrcnn_s_x3 --family fsrcnn --dsm 32 5 1 --scale 3 --patch-size 48
 run fsrcnn_deconv_x3 --family fsrcnn --upsampler deconv --scale 3 --patch-size 48
 # The shipped 9-5-5 x4, fine-tuned further (as its card's earlier GPU rounds were), with more HR copies.
 timeout -s INT "$limit" python3 -m srcnn train --data "$data/T91" "$data/BSD200" --scale 4 --out "$work/srcnn_x4_round5" \
-    --init-from src/srcnn/pretrained/srcnn_9-5-5_x4.safetensors --hr-scales 0.9 0.8 0.7 0.6 0.5 0.4 \
+    --init-from src/srcnn/models/pretrained/srcnn_9-5-5_x4.safetensors --hr-scales 0.9 0.8 0.7 0.6 0.5 0.4 \
     --batch-size 256 --lr 1e-4 --warmup-steps 300 --steps 1000000 --time-limit "$seconds" --val-every 1000 \
     --precision fp32 --device cuda --workers 3 --threads 2 --quiet >"$results/srcnn_x4_round5.log" 2>&1 &
 wait

@@ -14,7 +14,7 @@ data=${1:?DATA_DIR}; results=${2:?RESULTS_DIR}; seconds=${3:-165}
 export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
 mkdir -p "$results"
 work=$(mktemp -d)
-shipped=src/srcnn/pretrained
+shipped=src/srcnn/models/pretrained
 common=(--data "$data/T91" "$data/BSD200" --hr-scales 0.9 0.8 0.7 0.6 --steps 100000000 --time-limit "$seconds"
         --precision fp32 --device cuda --threads 1 --quiet --family fsrcnn --batch-size 512 --warmup-steps 200
         --val-every 3000)

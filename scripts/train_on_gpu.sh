@@ -17,7 +17,7 @@ python3 -m srcnn reproduce --data "$data" --out "$work/study" --runs "$work/stud
 
 for scale in 2 3 4; do
     python3 -m srcnn train --data "$data/T91" "$data/BSD200" --scale "$scale" --out "$work/release/x$scale" \
-        --init-from "src/srcnn/pretrained/srcnn_9-5-5_x$scale.safetensors" --batch-size 256 --lr 5e-4 \
+        --init-from "src/srcnn/models/pretrained/srcnn_9-5-5_x$scale.safetensors" --batch-size 256 --lr 5e-4 \
         --warmup-steps 500 --steps 200000 --time-limit "$seconds" --val-every 1000 --precision fp32 \
         --device cuda --workers 2 --threads 2 --quiet >"$results/x$scale.log" 2>&1 &
 done

@@ -49,7 +49,7 @@ run() {  # NAME ARGS...: one training run in the background, resumed if its fold
     local resume=(); [ -f "$runs/$name/config.json" ] && resume=(--resume)
     srcnn train "${common[@]}" --out "$runs/$name" "${resume[@]}" "$@" >>"$runs/$name.log" 2>&1 &
 }
-pre=src/srcnn/pretrained
+pre=src/srcnn/models/pretrained
 # The deep restorers' network and schedule (stages restore-deep and jpeg-deep).
 deep=(--scale 1 --arch 3-3-3-3-3-3-3-3-3-3-3-3 --n1 64 --n2 64 --residual --patch-size 64
       --batch-size 32 --lr 5e-4 --warmup-steps 500 --val-every 250)

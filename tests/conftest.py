@@ -71,7 +71,7 @@ def export_and_compare_onnx(model, scale: int, folder: Path):
     import torch
 
     from srcnn.cli import main
-    from srcnn.weights import save_model
+    from srcnn.models.weights import save_model
 
     save_model(model, folder / "m.safetensors", scale=scale)
     assert main(["export", "--model", str(folder / "m.safetensors"), "-o", str(folder / "m.onnx")]) == 0

@@ -11,7 +11,7 @@ from srcnn.cli import main
 from srcnn.inference import Upscaler
 from srcnn.models import SRCNN, Cascade, CascadeConfig, FSRCNN, FSRCNNConfig, SRCNNConfig
 from srcnn.training.train import TrainConfig, train
-from srcnn.weights import load_model, save_model
+from srcnn.models.weights import load_model, save_model
 
 
 def _perturbed(model):

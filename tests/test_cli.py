@@ -11,7 +11,7 @@ from PIL import Image
 from srcnn.cli import main
 from srcnn.models import SRCNN, SRCNNConfig
 from srcnn.protocol.resize import imresize
-from srcnn.weights import save_model
+from srcnn.models.weights import save_model
 from conftest import smooth_image
 
 
@@ -186,3 +186,18 @@ def test_ensemble_upscale_and_evaluate_run_the_eight_symmetries(tmp_path, capsys
     assert a.shape == b.shape == (40, 48, 3) and not np.array_equal(a, b)
     code, out, _ = run(capsys, "evaluate", tmp_path / "set", "--scale", "2", "--model", model, "--ensemble")
     assert code == 0 and "in" in out
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(monkeypatch, capsys):
+    """`srcnn models | head -1`: the pipe closes under the listing; no traceback, exit 141 (as SIGPIPE)."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write now fails with EPIPE
+    closed = os.fdopen(write_end, "w", buffering=1)
+    monkeypatch.setattr(sys, "stdout", closed)
+    try:
+        assert main(["models"]) == 141
+    finally:
+        closed.close()
+    assert "Traceback" not in capsys.readouterr().err

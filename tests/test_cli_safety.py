@@ -14,7 +14,7 @@ from srcnn.cli import _parser, main
 from srcnn.errors import SRCNNError
 from srcnn.models import SRCNN, SRCNNConfig
 from srcnn.outputs import output_name, plan_outputs
-from srcnn.weights import save_model
+from srcnn.models.weights import save_model
 from conftest import smooth_image
 
 BICUBIC = ("--scale", "2", "--method", "bicubic")
@@ -309,7 +309,7 @@ def test_version_and_bare_command(capsys):
 
 
 def test_models_lists_every_shipped_model_with_its_card(capsys):
-    from srcnn.weights import Weights
+    from srcnn.models.weights import Weights
 
     code, out, err = run(capsys, "models")
     assert code == 0, err

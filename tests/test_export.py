@@ -3,7 +3,7 @@ import pytest
 
 from srcnn.cli import main
 from srcnn.models import SRCNN, SRCNNConfig
-from srcnn.weights import save_model
+from srcnn.models.weights import save_model
 
 ort = pytest.importorskip("onnxruntime")
 

@@ -14,7 +14,7 @@ from srcnn.models import FSRCNN, FSRCNNConfig
 from srcnn.models.upsample import BicubicUpsample, pixel_shuffle
 from srcnn.protocol.resize import imresize
 from srcnn.training.train import TrainConfig, train
-from srcnn.weights import load_model, save_model
+from srcnn.models.weights import load_model, save_model
 
 
 def random_fsrcnn(scale: int, seed: int = 0, **config) -> FSRCNN:

@@ -3,7 +3,7 @@ import torch
 
 from srcnn.errors import SRCNNError
 from srcnn.models import SRCNN, SRCNNConfig, parse_arch
-from srcnn.weights import load_model, read_metadata, save_model
+from srcnn.models.weights import load_model, read_metadata, save_model
 
 
 @pytest.mark.parametrize("arch, params", [("9-1-5", 8129), ("9-3-5", 24513), ("9-5-5", 57281)])

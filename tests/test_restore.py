@@ -8,7 +8,7 @@ from PIL import Image
 
 from srcnn.cli import main
 from srcnn.models import SRCNN, SRCNNConfig
-from srcnn.weights import read_metadata, save_model
+from srcnn.models.weights import read_metadata, save_model
 from conftest import smooth_image
 
 
@@ -153,7 +153,7 @@ def test_restore_without_model_runs_the_shipped_restorer_and_improves_the_input(
 
 
 def test_model_real_picks_the_real_model_of_the_scale_and_restorers_are_refused_by_upscale(tmp_path, capsys):
-    from srcnn.weights import find_weights, resolve_model
+    from srcnn.models.weights import find_weights, resolve_model
 
     for scale in (2, 3, 4):
         _, meta = resolve_model("real", scale)

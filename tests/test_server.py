@@ -110,7 +110,7 @@ def test_job_api_reports_progress_and_serves_the_result(client):
 
 
 def test_models_lists_every_shipped_upscaler_with_its_card(client):
-    from srcnn.weights import Weights
+    from srcnn.models.weights import Weights
 
     body = client.get("/api/models").json()
     assert [m["name"] for m in body["models"]] == [w.name for w in Weights if w.entry.scale > 1]

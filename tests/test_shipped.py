@@ -4,7 +4,7 @@ import pytest
 
 from srcnn.study.evaluate import evaluate_folder, summary
 from srcnn.inference import Upscaler, make_upscaler
-from srcnn.weights import Weights, default_weights, find_weights, load_model
+from srcnn.models.weights import Weights, default_weights, find_weights, load_model
 from conftest import data_set
 
 # The paper's best SRCNN (9-5-5, ImageNet; TPAMI 2015): the floor our defaults must reach.

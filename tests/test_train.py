@@ -8,7 +8,7 @@ import torch
 
 from srcnn.inference import bf16_supported
 from srcnn.training.train import TrainConfig, train
-from srcnn.weights import load_model
+from srcnn.models.weights import load_model
 
 
 def small_config(tiny_set, out, **overrides) -> TrainConfig:

@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 # The public names load on first use, so that `import srcnn.cli` (and `srcnn --help`) does not import torch.
 _LAZY = {"upscale": "inference", "Upscaler": "inference", "SRCNN": "models", "SRCNNConfig": "models",
          "FSRCNN": "models", "FSRCNNConfig": "models",
-         "Weights": "weights", "load_model": "weights", "save_model": "weights"}
+         "Weights": "models.weights", "load_model": "models.weights", "save_model": "models.weights"}
 
 
 def __getattr__(name: str):

@@ -148,7 +148,7 @@ def _upscaler_from(args):
         torch.set_num_threads(args.threads)
     if getattr(args, "task", None):  # srcnn restore: a scale-1 model for the task, same path after this
         from .inference import Upscaler
-        from .weights import load_restorer
+        from .models.weights import load_restorer
 
         model, _ = load_restorer(args.model, args.task)
         return Upscaler(model, 1, args.precision, args.device, args.tile, ensemble=args.ensemble)
@@ -541,7 +541,7 @@ def _upscale_stream(args, start: float) -> int:
 
 def _cmd_restore(args) -> int:
     """Scale-1 restoration through the upscale path: only the model differs."""
-    from .weights import RESTORE_TASKS
+    from .models.weights import RESTORE_TASKS
 
     if args.task not in RESTORE_TASKS:
         raise SRCNNError(f"unknown task {args.task!r}: choose from {', '.join(RESTORE_TASKS)}")
@@ -578,7 +578,7 @@ def _refuse_existing(path: str | Path, overwrite: bool) -> None:
 
 def _cmd_export(args) -> int:
     from .export import export_onnx
-    from .weights import resolve_model
+    from .models.weights import resolve_model
 
     start = time.perf_counter()
     output = Path(args.output or Path(args.model).with_suffix(".onnx").name)
@@ -600,7 +600,7 @@ def _card_metrics(metrics: dict) -> str:
 def _cmd_models(args) -> int:
     import dataclasses
 
-    from . import weights
+    from .models import weights
 
     members = list(weights.Weights)
     if args.name is not None:
@@ -736,6 +736,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("srcnn: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`srcnn models | head`): stop quietly, as `cat` does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so exit's flush cannot fail again
+        return 141
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ training features (Zeyde et al. 2010), since the joint fit's HR half predicts th
 4. Back-projection: make the result consistent with the LR input (iterative, Gaussian kernel).
 
 Work is in 0..255 units like the original (its thresholds assume them). Learnt dictionaries ship
-with the package (``pretrained/sparse_x{S}.safetensors``), made by ``srcnn learn-dictionary``.
+with the package (``models/pretrained/sparse_x{S}.safetensors``), made by ``srcnn learn-dictionary``.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ __all__ = ["SparseCodingConfig", "SparseDictionary", "SparseCodingUpscaler", "gr
 
 log = logging.getLogger(__name__)
 
-PRETRAINED = Path(__file__).parent / "pretrained"
+PRETRAINED = Path(__file__).parent / "models" / "pretrained"
 
 
 @dataclass

@@ -21,7 +21,7 @@ from ..models.upsample import RADIUS as BICUBIC_RADIUS
 from ..models.upsample import BicubicUpsample
 from ..protocol.color import _OFFSET, _RGB2YCBCR, _YCBCR2RGB, quantize, rgb2ycbcr, ycbcr2rgb
 from ..protocol.resize import imresize
-from ..weights import resolve_model
+from ..models.weights import resolve_model
 from .engine import Engine, _release_freed_memory
 
 __all__ = ["Upscaler", "upscale", "make_upscaler"]

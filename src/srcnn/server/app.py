@@ -105,7 +105,7 @@ def _stop_past_deadline(module, inputs):
 def model_cards() -> list[dict]:
     """Every shipped up-scaler with its card, as JSON (whatever fields the cards carry). The scale-1
     restorers (`srcnn restore`) are left out: this server only upscales."""
-    from ..weights import Weights, default_weights
+    from ..models.weights import Weights, default_weights
 
     cards = []
     for weights in Weights:
@@ -132,7 +132,7 @@ class Options:
 def parse_options(form) -> Options:
     """The form's fields, checked against what ships; a refusal names the field and the choices."""
     from ..inference import METHODS, SCALES
-    from ..weights import Weights
+    from ..models.weights import Weights
 
     def field(name: str) -> str | None:
         value = form.get(name)

@@ -38,7 +38,7 @@ from .reproduce import STUDY, TRAIN_SETS, StudyRun
 from . import restoration_study as rs
 from .restoration_study import TimedMethod, markdown_table as _table
 from ..protocol.resize import imresize, modcrop
-from ..weights import find_weights, load_model
+from ..models.weights import find_weights, load_model
 
 __all__ = ["write_report"]
 
@@ -361,7 +361,7 @@ def _convergence_section(ctx: Context) -> str:
     ])
 
 
-SHIPPED_KINDS = ("srcnn", "fsrcnn", "fsrcnn-s")  # the shipped models of each kind (srcnn.weights.ALIASES)
+SHIPPED_KINDS = ("srcnn", "fsrcnn", "fsrcnn-s")  # the shipped models of each kind (srcnn.models.weights.ALIASES)
 SPEED_METHODS = {"bicubic": "Bicubic", "sparse-coding": "Sparse coding", "width_32_16": "SRCNN 9-1-5 (32/16)",
                  "width_64_32": "SRCNN 9-1-5 (64/32)", "width_128_64": "SRCNN 9-1-5 (128/64)",
                  "filter_9-3-5": "SRCNN 9-3-5", "filter_9-5-5": "SRCNN 9-5-5 (study)",

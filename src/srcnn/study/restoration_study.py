@@ -28,7 +28,7 @@ import numpy as np
 from ..protocol.color import quantize, to_plane
 from .evaluate import PlaneUpscaler, evaluate_images
 from ..inference import make_upscaler
-from ..weights import ALIASES, find_weights
+from ..models.weights import ALIASES, find_weights
 
 __all__ = ["DENOISE_SIGMAS", "JPEG_QUALITIES", "GAIN_INPUTS", "MethodScore", "Skipped", "TimedMethod",
            "grey_images", "center_crops", "identity_method", "nlm_method", "bm3d_method", "model_method",

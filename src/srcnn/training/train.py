@@ -46,7 +46,7 @@ from ..io.imageio import list_images, read_image, write_text_atomic
 from ..inference import Upscaler, resolve_precision
 from ..models import FSRCNN, SRCNN, Cascade, CascadeConfig, FSRCNNConfig, SRCNNConfig
 from .train_config import TrainConfig  # kept torch-free so `srcnn --help` need not import torch
-from ..weights import atomic_save_safetensors, load_model, save_model
+from ..models.weights import atomic_save_safetensors, load_model, save_model
 
 __all__ = ["TrainConfig", "train", "resume_config"]
 

@@ -16,9 +16,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
-from .io.atomic import atomic_output
-from .errors import SRCNNError
-from .models import SRCNN, model_from_metadata
+from ..io.atomic import atomic_output
+from ..errors import SRCNNError
+from . import SRCNN, model_from_metadata
 
 __all__ = ["save_model", "load_model", "read_metadata", "Weights", "default_weights", "resolve_model",
            "atomic_save_safetensors"]
