@@ -149,12 +149,12 @@ _H100_SRCNN_X4 = (f"srcnn train {_DATA} --scale 4 --init-from PREVIOUS --hr-scal
 _H100 = "one NVIDIA H100 shared by 6 runs"
 # FSRCNN's third GPU round (2026-11-27): three runs at once on one NVIDIA H200, patches cut on the GPU
 # (scripts/train_fsrcnn_on_gpu_round3.sh); each from the file shipped before it (at commit 910555a).
-_H200_FSRCNN_3 = (f"then on one NVIDIA H200 shared by 3 runs, srcnn train {_DATA} --family fsrcnn {{args}} "
+_H200_3 = "one NVIDIA H200 shared by 3 runs"
+_H200_FSRCNN_3 = (f"then on {_H200_3}, srcnn train {_DATA} --family fsrcnn {{args}} "
                   "--hr-scales 0.9 0.8 0.7 0.6 --init-from PREVIOUS --batch-size 512 --lr {lr} --warmup-steps 200 "
                   "--steps 100000000 --time-limit 165 --val-every 3000 --precision fp32 --device cuda "
                   "(scripts/train_fsrcnn_on_gpu_round3.sh; PREVIOUS: the file at commit 910555a; kept step {step}, "
                   "validation {val} against {before} dB)")
-_H200_3 = "one NVIDIA H200 shared by 3 runs"
 # Then a fourth round on the CPU (2026-11-27; scripts/train_real_on_cpu.sh, stage fsrcnn-cpu-4): x3 and FSRCNN-s
 # side by side, one thread each, each from the third round's file (commit 5fd4aed).
 _CPU_FSRCNN_4 = ("then on the 2-core CPU, srcnn train {data} --hr-scales 0.9 0.8 0.7 0.6 --steps 1000000 --val-every 500 "

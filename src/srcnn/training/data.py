@@ -77,6 +77,26 @@ def load_pairs(paths: list[Path], scale: int, degradation: "str | Degradation" =
     return pairs
 
 
+def _rank_share(batch_size: int, rank: int, world: int) -> range:
+    """The places in a step's global batch that rank ``rank`` of ``world`` takes: a contiguous share."""
+    if batch_size % world:
+        raise ValueError(f"batch size {batch_size} does not split over {world} processes")
+    share = batch_size // world
+    return range(rank * share, (rank + 1) * share)
+
+
+def _patchable(pairs: list[Pair], patch_size: int) -> tuple[list[Pair], int]:
+    """The pairs big enough for a patch, and their input-to-target factor (1, or the scale for an
+    LR-grid input), which the patch size must be a multiple of."""
+    pairs = [p for p in pairs if min(p.target.shape[:2]) >= patch_size]
+    if not pairs:
+        raise ValueError(f"no training image is at least {patch_size}x{patch_size}")
+    factor = pairs[0].factor
+    if patch_size % factor:
+        raise ValueError(f"patch size {patch_size} is not a multiple of the scale {factor}")
+    return pairs, factor
+
+
 class _PatchSource:
     """What both patch sources share: the global batch of a step is fixed by (seed, step); each of
     ``world`` ranks takes its own contiguous share of it; flips, rotations and noise belong to the
@@ -102,10 +122,7 @@ class _PatchSource:
 
     def batch(self, step: int, rank: int = 0, world: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """This rank's share of the global batch of ``step``: (input, target), each (N, C, P, P)."""
-        if self.batch_size % world:
-            raise ValueError(f"batch size {self.batch_size} does not split over {world} processes")
-        share = self.batch_size // world
-        ks = range(rank * share, (rank + 1) * share)
+        ks = _rank_share(self.batch_size, rank, world)
         codes = np.random.default_rng([self.seed, 3, step]).integers(0, (4, 2), size=(self.batch_size, 2))
         inputs, targets = [], []
         for k, (x, y) in zip(ks, self._raw_patches(step, ks)):
@@ -139,13 +156,8 @@ class PatchSampler(_PatchSource):
         super().__init__(patch_size, batch_size, augment, seed, noise_sigma, degradation, scale, input_grid)
         if mode not in ("random", "grid"):
             raise ValueError(f"patch mode must be 'random' or 'grid', got {mode!r}")
-        self.pairs = [p for p in pairs if min(p.target.shape[:2]) >= patch_size]
-        if not self.pairs:
-            raise ValueError(f"no training image is at least {patch_size}x{patch_size}")
         # Corners live on the input grid; an LR-grid input is ``factor`` times smaller than its target.
-        self.factor = self.pairs[0].factor
-        if patch_size % self.factor:
-            raise ValueError(f"patch size {patch_size} is not a multiple of the scale {self.factor}")
+        self.pairs, self.factor = _patchable(pairs, patch_size)
         self.input_patch = patch_size // self.factor
         self.mode = mode
         # Every top-left corner a patch can take: (image, row, col); the grid mode walks them all.
@@ -209,12 +221,7 @@ class DevicePatches:
 
     def __init__(self, pairs: list[Pair], patch_size: int, batch_size: int, device: torch.device, *,
                  augment: bool = True, seed: int = 0):
-        pairs = [p for p in pairs if min(p.target.shape[:2]) >= patch_size]
-        if not pairs:
-            raise ValueError(f"no training image is at least {patch_size}x{patch_size}")
-        self.factor = pairs[0].factor
-        if patch_size % self.factor:
-            raise ValueError(f"patch size {patch_size} is not a multiple of the scale {self.factor}")
+        pairs, self.factor = _patchable(pairs, patch_size)
         self.patch_size, self.batch_size, self.augment, self.seed = patch_size, batch_size, augment, seed
         self.input_patch = patch_size // self.factor
         self.device = torch.device(device)
@@ -236,14 +243,9 @@ class DevicePatches:
         self.positions = self.room.prod(dim=1).double()
         self.generator = torch.Generator(device=self.device)
 
-    def __len__(self) -> int:
-        """Candidate positions, as PatchSampler's random mode counts them."""
-        return int(self.positions.sum().item())
-
     def batch(self, step: int, rank: int = 0, world: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """This rank's share of the global batch of ``step``: (input, target) on the device, (N, C, P, P)."""
-        if self.batch_size % world:
-            raise ValueError(f"batch size {self.batch_size} does not split over {world} processes")
+        ks = _rank_share(self.batch_size, rank, world)
         g = self.generator.manual_seed(int(np.random.SeedSequence([self.seed, 5, step]).generate_state(1)[0]))
         n = self.batch_size
         images = torch.multinomial(self.positions, n, replacement=True, generator=g)
@@ -251,7 +253,7 @@ class DevicePatches:
         corners = (torch.rand(n, 2, generator=g, device=self.device, dtype=torch.float64) * room).long()
         corners = torch.minimum(corners, room - 1)
         codes = torch.randint(0, 8 if self.augment else 1, (n,), generator=g, device=self.device)
-        share = slice(rank * n // world, (rank + 1) * n // world)
+        share = slice(ks.start, ks.stop)
         images, corners, codes = images[share], corners[share], codes[share]
         x = self._crop(self.inputs, images, corners, self.input_patch, codes)
         y = self._crop(self.targets, images, corners * self.factor, self.patch_size, codes)
