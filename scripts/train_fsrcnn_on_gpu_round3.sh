@@ -7,8 +7,8 @@
 # DATA_DIR holds T91 and BSD200; SECONDS bounds each run (default 165, what ran).
 # Results: RESULTS_DIR/runs.tar.gz alone (each run's best weights, checkpoint, log, config, summary
 # and console log), so that a tool fetching few files gets everything.
-# Memory: a run with the 9x9 transposed convolution held 13-36 GB of GPU memory (cuDNN's workspace for
-# that layer), so seven runs at once ran the 140 GB H200 out of memory; three fit (43 GB together).
+# Memory: seven runs at once ran the 140 GB H200 out of memory, each holding 13-36 GB (cause not
+# established; docs/training/fsrcnn_gpu/round3/first_attempt); these three fit (43 GB together).
 set -u
 data=${1:?DATA_DIR}; results=${2:?RESULTS_DIR}; seconds=${3:-165}
 export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
