@@ -127,29 +127,41 @@ def test_stdout_takes_only_a_video_stream_in_a_container_that_streams(tmp_path, 
         srcnn.io.video.upscale_video("-", "-", lambda rgb: rgb, 2, container="mp4")
 
 
-def test_frames_of_a_long_video_overlap_decode_network_and_encode(tmp_path, monkeypatch):
-    """The three stages run in their own threads: the network (on the calling thread) works while
-    the decoding and encoding threads run beside it."""
+@pytest.mark.parametrize("frames_at_once", [1, 2])
+def test_frames_of_a_long_video_overlap_decode_network_and_encode(tmp_path, frames_at_once):
+    """Decoding, the network and encoding run at once in threads of their own, the network on
+    ``frames_at_once`` frames side by side (one worker each); a frame finished before the one ahead
+    of it waits its turn, so the frames come out in order."""
     import threading
+    import time
 
     import srcnn.io.video
 
     make_clip(tmp_path / "clip.mp4", frames=12, with_audio=False)
-    seen, before = [], threading.active_count()
+    before = threading.active_count()
+    lock, calls, running, most, names = threading.Lock(), [0], [0], [0], set()
 
     def slow_identity_upscale(rgb):
-        seen.append((threading.current_thread() is threading.main_thread(), threading.active_count()))
-        import time
-
-        time.sleep(0.05)
+        with lock:
+            calls[0] += 1
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            names.add(threading.current_thread().name)
+            slow = calls[0] % 2 == 1  # every other frame is slow: the one behind it finishes first
+        time.sleep(0.1 if slow else 0.01)
+        with lock:
+            running[0] -= 1
         return np.repeat(np.repeat(rgb, 2, axis=0), 2, axis=1)
 
     stats = srcnn.io.video.upscale_video(tmp_path / "clip.mp4", tmp_path / "big.mp4", slow_identity_upscale, 2,
-                                      progress=False)
-    assert stats["frames"] == 12 and all(main for main, _ in seen)
-    assert seen[0][1] == before + 2  # the network's first call: the reader and the writer run beside it
-    assert threading.active_count() == before  # the reader and writer threads ended with the call
-    assert probe(tmp_path / "big.mp4")["frames"] == 12
+                                         progress=False, network_threads=2, frames_at_once=frames_at_once)
+    assert stats["frames"] == 12
+    assert most[0] == frames_at_once
+    assert names and all(name.startswith("srcnn-frame") for name in names) and len(names) <= frames_at_once
+    assert threading.active_count() == before  # the reader, writer and workers ended with the call
+    # the clip's coloured bar grows frame by frame: its width gives each output frame's place
+    widths = [int((frame[frame.shape[0] // 2, :, 0] > 100).sum()) for frame in frames_of(tmp_path / "big.mp4", "rgb24")]
+    assert len(widths) == 12 and widths == sorted(widths) and widths[0] < widths[-1]
 
 
 def frames_of(path, format):
@@ -176,7 +188,7 @@ def test_4_2_0_frames_travel_as_their_planes_with_their_colour_tags(tmp_path):
         raise AssertionError("a 4:2:0 frame went through RGB")
 
     srcnn.io.video.upscale_video(tmp_path / "clip.mp4", tmp_path / "big.mp4", no_rgb, 2, progress=False,
-                              upscale_planes=planes)
+                                 upscale_planes=planes, frames_at_once=1)  # one at a time: seen in order
     source = frames_of(tmp_path / "clip.mp4", "yuv420p")
     assert [s.reshape(-1).tolist() for s in source] == [p.tolist() for p in seen]  # Y, U, V as decoded
     with av.open(str(tmp_path / "big.mp4")) as clip:

@@ -474,7 +474,8 @@ def _cmd_upscale(args) -> int:
         try:
             if is_video:
                 stats = upscale_video(path, target, upscaler.upscale_array, args.scale, progress=bars,
-                                      upscale_planes=upscaler.upscale_planes)
+                                      upscale_planes=upscaler.upscale_planes,
+                                      frames_at_once=1 if upscaler.compile else None)
                 if not args.quiet:
                     tqdm.write(f"{path}: {stats['frames']} frames at {stats['fps']:.2f} frames/s "
                                f"({stats['realtime']:.2f}x real time)", file=sys.stdout)
@@ -531,7 +532,7 @@ def _upscale_stream(args, start: float) -> int:
     upscaler.compile = _compiles(args.compile, upscaler, is_video=True)
     bars = not args.quiet and sys.stderr.isatty()
     stats = upscale_video(src, dst, upscaler.upscale_array, args.scale, progress=bars, container=args.container,
-                          upscale_planes=upscaler.upscale_planes)
+                          upscale_planes=upscaler.upscale_planes, frames_at_once=1 if upscaler.compile else None)
     if not args.quiet:
         where = "stdout" if dst == "-" else dst
         print(f"wrote {stats['frames']} frames to {where} ({stats['fps']:.1f} frames/s, "

@@ -98,7 +98,8 @@ def _stream_suffix(container: str) -> str:
 def upscale_video(src: str | Path, dst: str | Path, upscale_frame: Callable[[np.ndarray], np.ndarray],
                   scale: int, crf: int = 18, progress: bool = True, container: str = "matroska",
                   network_threads: int | None = None,
-                  upscale_planes: Callable[..., tuple[np.ndarray, ...]] | None = None) -> dict:
+                  upscale_planes: Callable[..., tuple[np.ndarray, ...]] | None = None,
+                  frames_at_once: int | None = None) -> dict:
     """Upscale every frame of ``src`` (RGB uint8 arrays through ``upscale_frame``) into ``dst``.
 
     ``upscale_planes`` (``Upscaler.upscale_planes``), where given, takes the frames instead as the
@@ -108,11 +109,15 @@ def upscale_video(src: str | Path, dst: str | Path, upscale_frame: Callable[[np.
 
     ``src`` / ``dst`` may be "-": stdin / stdout, so the command sits in an FFmpeg pipeline
     (``container`` then names the output's format: matroska or mpegts). Decoding, the network and
-    encoding run at once in three threads joined by bounded queues (PyAV and torch release the
-    GIL), so the slowest stage sets the pace and at most a few frames are ever in memory.
+    encoding run at once in threads joined by bounded queues (PyAV and torch release the GIL), so
+    the slowest stage sets the pace and at most a few frames are ever in memory.
     ``network_threads``: torch threads for the network meanwhile (default: all of them; the network
     is the slowest stage, and on 2 cores a clip went faster so than with one core left to the codecs:
-    16.0 s against 20.8 s, FSRCNN x2, `benchmarks/realtime.py`)."""
+    16.0 s against 20.8 s, FSRCNN x2, `benchmarks/realtime.py`). ``frames_at_once``: frames upscaled
+    side by side, each in a worker of its own with its share of those threads (default: one per
+    thread; 1 for a compiled network). One torch thread per frame beat two threads on one frame
+    while the codecs shared the cores: 11.0 s against 14.2 s for the 10 s clip, FSRCNN x2 on 2 cores
+    (the threads of one frame wait for each other whenever a codec holds a core)."""
     import av
 
     to_stdout = str(dst) == "-"
@@ -131,10 +136,10 @@ def upscale_video(src: str | Path, dst: str | Path, upscale_frame: Callable[[np.
 
                 with av.open(sys.stdout.buffer, "w", format=container) as out:
                     return _transcode(av, inp, out, codec, suffix, upscale_frame, scale, crf, progress,
-                                      network_threads, upscale_planes)
+                                      network_threads, upscale_planes, frames_at_once)
             with atomic_output(dst) as tmp, av.open(str(tmp), "w") as out:
                 return _transcode(av, inp, out, codec, suffix, upscale_frame, scale, crf, progress, network_threads,
-                                  upscale_planes)
+                                  upscale_planes, frames_at_once)
     except av.error.FFmpegError as exc:
         raise SRCNNError(f"{src}: video processing failed ({exc})") from None
 
@@ -152,9 +157,10 @@ def _upscale_420(frame: np.ndarray, upscale_planes) -> np.ndarray:
 
 
 def _transcode(av, inp, out, codec: str, suffix: str, upscale_frame, scale: int, crf: int, progress: bool,
-               network_threads: int | None, upscale_planes) -> dict:
+               network_threads: int | None, upscale_planes, frames_at_once: int | None) -> dict:
     import queue
     import threading
+    from concurrent.futures import ThreadPoolExecutor
 
     from tqdm import tqdm
 
@@ -182,6 +188,8 @@ def _transcode(av, inp, out, codec: str, suffix: str, upscale_frame, scale: int,
     upscaled: queue.Queue = queue.Queue(_QUEUE)
     errors: list[BaseException] = []
     stop = threading.Event()
+    written = [0]  # frames encoded so far (the writer's count)
+    fps = float(rate) if rate else 0.0
 
     def put(q, item) -> bool:
         while not stop.is_set():
@@ -220,9 +228,13 @@ def _transcode(av, inp, out, codec: str, suffix: str, upscale_frame, scale: int,
                         item[1].stream = stream
                         out.mux(item[1])
                     continue
-                big = av.VideoFrame.from_ndarray(item[1], format=layout)
+                big = av.VideoFrame.from_ndarray(item[1].result(), format=layout)
                 big.pts, big.time_base = item[2], item[3]
                 out.mux(vout.encode(big))
+                written[0] += 1
+                bar.update(1)
+                speed = written[0] / (time.perf_counter() - start)
+                bar.set_postfix(fps=f"{speed:.1f}", realtime=f"{speed / fps:.2f}x" if fps else "?")
             out.mux(vout.encode(None))
             for stream, reencode in aout.values():
                 if reencode:
@@ -234,22 +246,22 @@ def _transcode(av, inp, out, codec: str, suffix: str, upscale_frame, scale: int,
     import torch
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(network_threads or threads)
-    frames, start = 0, time.perf_counter()
-    fps = float(rate) if rate else 0.0
+    total = network_threads or threads
+    workers = max(1, min(frames_at_once or total, total))
+    # each worker runs its frames with its share of the torch threads (set in the worker: torch's
+    # count is per thread once a thread has used it)
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="srcnn-frame", initializer=torch.set_num_threads,
+                              initargs=(max(1, total // workers),))
+    start = time.perf_counter()
     bar = tqdm(total=vin.frames or None, unit="frame", disable=not progress, dynamic_ncols=True)
     reader, writer = threading.Thread(target=read, daemon=True), threading.Thread(target=write, daemon=True)
     reader.start()
     writer.start()
     try:
         while (item := decoded.get()) is not None and not errors:
-            if item[0] == "video":
-                big = _upscale_420(item[1], upscale_planes) if planar else upscale_frame(item[1])
-                item = ("video", big, item[2], item[3])
-                frames += 1
-                bar.update(1)
-                speed = frames / (time.perf_counter() - start)
-                bar.set_postfix(fps=f"{speed:.1f}", realtime=f"{speed / fps:.2f}x" if fps else "?")
+            if item[0] == "video":  # in order in the queue, upscaled by whichever worker is free
+                item = ("video", pool.submit(_upscale_420, item[1], upscale_planes) if planar
+                        else pool.submit(upscale_frame, item[1]), item[2], item[3])
             if not put(upscaled, item):
                 break
     finally:
@@ -259,8 +271,10 @@ def _transcode(av, inp, out, codec: str, suffix: str, upscale_frame, scale: int,
         writer.join()
         stop.set()  # the reader, if it is still blocked on a full queue
         reader.join()
+        pool.shutdown(cancel_futures=True)
         bar.close()
         torch.set_num_threads(threads)
+    frames = written[0]
     if errors:
         exc = errors[0]
         if isinstance(exc, (SRCNNError, av.error.FFmpegError)):

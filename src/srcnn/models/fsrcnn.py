@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import cpu_conv
 from .exact import width_independent_kernels
 from .upsample import RADIUS as BICUBIC_RADIUS
 from .upsample import BicubicUpsample, pixel_shuffle
@@ -111,18 +112,19 @@ def _slope_max(x: torch.Tensor, slope: torch.Tensor) -> torch.Tensor:
     return torch.maximum(x, x * slope)
 
 
-def _slope_max_padded(x: torch.Tensor, slope: torch.Tensor, pad: int) -> torch.Tensor:
-    """``F.pad(_slope_max(x, slope), (pad,) * 4, mode="replicate")`` in fewer passes over memory: on a
-    channels-last map, each row is w * c values, so the slopes are one row long (a broadcast ATen
-    vectorises, unlike a per-channel one over c = 12), and the maximum is written straight into the
-    padded buffer's interior. Compiled, or on other layouts, the plain ops (inductor fuses them)."""
+def _slope_max_padded(x: torch.Tensor, slope: torch.Tensor, pad: int, extra: int = 0) -> torch.Tensor:
+    """``F.pad(_slope_max(x, slope), (pad, pad + extra, pad, pad), mode="replicate")`` in fewer passes
+    over memory: on a channels-last map, each row is w * c values, so the slopes are one row long (a
+    broadcast ATen vectorises, unlike a per-channel one over c = 12), and the maximum is written
+    straight into the padded buffer's interior. Compiled, or on other layouts, the plain ops
+    (inductor fuses them)."""
     n, c, h, w = x.shape
     if n != 1 or pad == 0 or torch.compiler.is_compiling() or not x.is_contiguous(memory_format=torch.channels_last):
         y = _slope_max(x, slope.view(1, -1, 1, 1))
-        return F.pad(y, (pad,) * 4, mode="replicate") if pad else y
+        return F.pad(y, (pad, pad + extra, pad, pad), mode="replicate") if pad or extra else y
     rows = x.permute(0, 2, 3, 1).view(h, w * c)
     scaled = rows * slope.reshape(-1).repeat(w)
-    padded = torch.empty((n, c, h + 2 * pad, w + 2 * pad), dtype=x.dtype, device=x.device,
+    padded = torch.empty((n, c, h + 2 * pad, w + 2 * pad + extra), dtype=x.dtype, device=x.device,
                          memory_format=torch.channels_last)
     torch.maximum(rows, scaled, out=padded.permute(0, 2, 3, 1)[0, pad : pad + h, pad : pad + w].view(h, w * c))
     padded[:, :, :pad, pad : pad + w] = padded[:, :, pad : pad + 1, pad : pad + w]
@@ -130,22 +132,6 @@ def _slope_max_padded(x: torch.Tensor, slope: torch.Tensor, pad: int) -> torch.T
     padded[..., :pad] = padded[..., pad : pad + 1]
     padded[..., pad + w :] = padded[..., pad + w - 1 : pad + w]
     return padded
-
-
-_FUSED_CONV = getattr(torch.ops.mkldnn, "_convolution_pointwise", None) if torch.backends.mkldnn.is_available() else None
-
-
-def _conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, relu: bool = False) -> torch.Tensor:
-    """An unpadded convolution, with its ReLU fused into it on the CPU (oneDNN's post-op: no extra
-    pass over the wide maps). A one-channel input is handed over with channels-last strides: without
-    them oneDNN took the plain path, several times slower on the 5x5 head (measured)."""
-    if _FUSED_CONV is not None and x.device.type == "cpu":
-        if x.shape[1] == 1 and x.stride(1) != 1:  # a one-channel map: say channels-last, as oneDNN wants
-            n, _, h, w = x.shape
-            x = x.contiguous().as_strided(x.shape, (h * w, 1, w, 1))
-        return _FUSED_CONV(x, weight, bias, [0, 0], [1, 1], [1, 1], 1, "relu" if relu else "none", [], "")
-    y = F.conv2d(x, weight, bias)
-    return y.relu_() if relu else y
 
 
 class _FoldedLayers(nn.Module):
@@ -195,23 +181,35 @@ class _FoldedLayers(nn.Module):
         self.register_buffer("last_bias", last_bias + torch.einsum("odkl,d->o", last_weight * w6.view(1, -1, 1, 1),
                                                                    biases[-1]))
         self.last_pad = last_weight.shape[-1] // 2
+        self.column_group = cpu_conv.column_group(last_weight.shape[0])
+        if self.column_group > 1:  # the CPU's form of the two up-sampling convolutions (cpu_conv.column_grouped)
+            self.register_buffer("last_weight_grouped", cpu_conv.column_grouped(self.last_weight, self.column_group))
+            self.register_buffer("last_bypass_grouped", cpu_conv.column_grouped(self.last_bypass, self.column_group))
+            self.register_buffer("last_bias_grouped", self.last_bias.repeat(self.column_group))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The LR input (in the layers' dtype and layout) -> the phases before the pixel shuffle."""
         p = self.head_weight.shape[-1] // 2
         x = F.pad(x, (p, p, p, p), mode="replicate")
-        wide = _conv(x, self.head_weight, self.head_bias, relu=True)
-        y = _conv(wide, self.shrink_weight, self.shrink_bias)
-        y.add_(_conv(x, self.shrink_bypass, None))
+        wide = cpu_conv.conv(x, self.head_weight, self.head_bias, relu=True)
+        y = cpu_conv.conv(wide, self.shrink_weight, self.shrink_bias)
+        y.add_(cpu_conv.conv(x, self.shrink_bypass, None))
         # each narrow activation comes out padded for the layer after it (replicate padding commutes
         # with the 1x1 expanding layer and its ReLU, so the up-sampling layer's padding goes there)
+        group = self.column_group if x.device.type == "cpu" else 1
+        width = x.shape[-1] - 2 * p
         pads = [1] * len(self.maps) + [self.last_pad]
-        y = _slope_max_padded(y, self.slopes[0], pads[0])
-        for weight, bias, slope, pad in zip(self.maps, self.map_biases, self.slopes[1:], pads[1:]):
-            y = _slope_max_padded(_conv(y, weight, bias), slope, pad)
-        wide = _conv(y, self.expand_weight, self.expand_bias, relu=True)
-        phases = _conv(wide, self.last_weight, self.last_bias)
-        return phases.add_(_conv(y, self.last_bypass, None))
+        extras = [0] * len(self.maps) + [-width % group]  # whole column groups for the last layer
+        y = _slope_max_padded(y, self.slopes[0], pads[0], extras[0])
+        for weight, bias, slope, pad, extra in zip(self.maps, self.map_biases, self.slopes[1:], pads[1:], extras[1:]):
+            y = _slope_max_padded(cpu_conv.conv(y, weight, bias), slope, pad, extra)
+        wide = cpu_conv.conv(y, self.expand_weight, self.expand_bias, relu=True)
+        if group == 1:
+            phases = cpu_conv.conv(wide, self.last_weight, self.last_bias)
+            return phases.add_(cpu_conv.conv(y, self.last_bypass, None))
+        phases = cpu_conv.conv(wide, self.last_weight_grouped, self.last_bias_grouped, column_stride=group)
+        phases.add_(cpu_conv.conv(y, self.last_bypass_grouped, None, column_stride=group))
+        return cpu_conv.ungroup_columns(phases, group, width)
 
 
 class FSRCNN(nn.Module):

@@ -1,0 +1,52 @@
+"""The CPU inference convolutions (models.cpu_conv): column grouping gives the plain convolution's
+values, and a column's value does not depend on where in its group it falls (tiles and bands rely on it)."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from srcnn.models import cpu_conv
+from srcnn.models.upsample import BicubicUpsample, pixel_shuffle
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("inputs, outputs, size", [(56, 4, 3), (12, 4, 3)])  # FSRCNN x2's two last layers
+@pytest.mark.parametrize("width", [29, 32, 35])
+def test_a_column_grouped_convolution_gives_the_plain_convolutions_values(dtype, inputs, outputs, size, width):
+    torch.manual_seed(0)
+    group = cpu_conv.column_group(outputs)
+    assert group == 4
+    weight, bias = torch.randn(outputs, inputs, size, size), torch.randn(outputs)
+    x = torch.rand(1, inputs, 17, width + size - 1).to(dtype).contiguous(memory_format=torch.channels_last)
+    plain = F.conv2d(x.float(), weight, bias)
+    extra = -(width) % group
+    padded = F.pad(x.float(), (0, extra + 1, 0, 0), mode="replicate")[..., : x.shape[-1] + extra].to(dtype)
+    padded = padded.contiguous(memory_format=torch.channels_last)
+    grouped = cpu_conv.conv(padded, cpu_conv.column_grouped(weight, group).to(dtype), bias.repeat(group).to(dtype),
+                            column_stride=group)
+    got = cpu_conv.ungroup_columns(grouped, group, width)
+    assert got.shape == plain.shape
+    tolerance = 1e-4 if dtype == torch.float32 else 0.05
+    assert (got.float() - plain).abs().max() <= tolerance * plain.abs().max()
+    # shifted by one column, every column lands on another place in its group: the same values, bit for bit
+    shifted = cpu_conv.ungroup_columns(cpu_conv.conv(padded[..., 1:].contiguous(memory_format=torch.channels_last),
+                                                     cpu_conv.column_grouped(weight, group).to(dtype),
+                                                     bias.repeat(group).to(dtype), column_stride=group),
+                                       group, width - group)
+    assert torch.equal(shifted, got[..., 1 : width - group + 1])
+
+
+def test_layers_with_a_full_block_of_outputs_are_not_grouped():
+    assert [cpu_conv.column_group(n) for n in (1, 2, 4, 8, 9, 12, 16, 32)] == [16, 8, 4, 2, 1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_the_bicubic_layer_gives_the_same_values_through_either_convolution(scale):
+    """At inference on the CPU, oneDNN's fused op; with autograd on, F.conv2d."""
+    layer = BicubicUpsample(scale)
+    x = torch.rand(2, 1, 13, 23)
+    fast = layer(x)
+    slow = layer(x.clone().requires_grad_(True)).detach()
+    assert fast.shape == (2, 1, 13 * scale, 23 * scale)
+    assert (fast - slow).abs().max() <= 1e-6
+    assert torch.equal(pixel_shuffle(layer.phases(x), scale), fast)
