@@ -213,7 +213,7 @@ def _libc():
 
 
 _LIBC = None
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8  # mallopt's parameter numbers (malloc.h)
 
 
 def _keep_freed_memory_for_reuse() -> None:
@@ -225,6 +225,10 @@ def _keep_freed_memory_for_reuse() -> None:
     if libc is not None:
         libc.mallopt(_M_MMAP_THRESHOLD, 64 * 1024 * 1024)
         libc.mallopt(_M_TRIM_THRESHOLD, 512 * 1024 * 1024)
+        # one arena for every thread: a worker thread's own arena lives in heaps of at most 64 MB,
+        # which buffers of tens of MB kept leaving and mapping afresh (the 10 s clip's two frame
+        # workers took 1.2 million page faults, against 0.12 million in one arena, measured)
+        libc.mallopt(_M_ARENA_MAX, 1)
 
 
 def _release_freed_memory() -> None:

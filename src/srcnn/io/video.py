@@ -179,7 +179,9 @@ def _transcode(av, inp, out, codec: str, suffix: str, upscale_frame, scale: int,
         for tag in ("colorspace", "color_range", "color_primaries", "color_trc"):
             setattr(vout.codec_context, tag, getattr(vin.codec_context, tag))
     if codec == "libx264":
-        vout.options = {"crf": str(crf), "preset": "veryfast"}
+        # veryfast with superfast's sub-pixel motion refinement (subme 1): a third less encoder time
+        # for files 1-3 % larger at the same crf (measured: the benchmark clip, a panned photo)
+        vout.options = {"crf": str(crf), "preset": "veryfast", "x264-params": "subme=1"}
     elif codec == "libvpx-vp9":
         vout.options = {"crf": str(crf + 13), "b": "0", "row-mt": "1"}  # constant quality, like x264's crf 18
     aout = {a.index: _audio_stream(av, out, a, suffix) for a in audio}
