@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from srcnn.batch import BatchSettings, run_batch
+from srcnn.apps.batch import BatchSettings, run_batch
 
 
 def make_folder(folder: Path, count: int, size: int) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 def run(procs: int, threads: int, args) -> float:
     """Patches per second of steps after the first validation (data loading and warm-up excluded)."""
     with tempfile.TemporaryDirectory() as out:
-        train = ["-m", "srcnn.cli", "train", "--data", *args.data, "--scale", "3", "--out", out,
+        train = ["-m", "srcnn", "train", "--data", *args.data, "--scale", "3", "--out", out,
                  "--steps", str(2 * args.steps), "--val-every", str(args.steps), "--val-count", "2",
                  "--batch-size", str(args.batch_size), "--quiet"]
         launcher = [] if procs == 1 else ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={procs}"]

@@ -78,7 +78,7 @@ def main() -> int:
         port = s.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [sys.executable, "-m", "srcnn.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+        [sys.executable, "-m", "srcnn", "serve", "--host", "127.0.0.1", "--port", str(port),
          "--workers", str(args.workers), "--queue", str(args.queue), "--threads", str(args.threads),
          "--precision", args.precision], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:

@@ -66,7 +66,7 @@ def timed_cli(args: list[str]) -> tuple[float, float]:
              "    print('VmHWM', hwm, file=sys.stderr)\n"
              "atexit.register(report)\n"
              f"sys.argv = ['srcnn'] + {args!r}\n"
-             "runpy.run_module('srcnn.cli', run_name='__main__')\n")
+             "runpy.run_module('srcnn', run_name='__main__')\n")
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True)
     wall = time.perf_counter() - start

@@ -70,7 +70,7 @@ def export_and_compare_onnx(model, scale: int, folder: Path):
     ort = pytest.importorskip("onnxruntime")
     import torch
 
-    from srcnn.cli import main
+    from srcnn.apps.cli import main
     from srcnn.models.weights import save_model
 
     save_model(model, folder / "m.safetensors", scale=scale)

@@ -12,7 +12,7 @@ from PIL import Image
 
 from conftest import shapes_image
 from srcnn import batch, cli
-from srcnn.batch import MANIFEST_NAME
+from srcnn.apps.batch import MANIFEST_NAME
 
 BROKEN = "broken.png"
 S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",

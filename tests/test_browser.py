@@ -20,7 +20,7 @@ import torch  # noqa: E402
 from _serving import serving  # noqa: E402
 from conftest import shapes_image  # noqa: E402
 from srcnn.models.weights import default_weights
-from srcnn.server.app import create_app  # noqa: E402
+from srcnn.apps.server.app import create_app  # noqa: E402
 
 CHROMIUM = os.environ.get("SRCNN_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import export_and_compare_onnx
-from srcnn.cli import main
+from srcnn.apps.cli import main
 from srcnn.inference import Upscaler
 from srcnn.models import SRCNN, Cascade, CascadeConfig, FSRCNN, FSRCNNConfig, SRCNNConfig
 from srcnn.training.train import TrainConfig, train

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srcnn.cli import main
+from srcnn.apps.cli import main
 from srcnn.models import SRCNN, SRCNNConfig
 from srcnn.protocol.resize import imresize
 from srcnn.models.weights import save_model
@@ -158,7 +158,7 @@ def test_folder_with_a_bad_file_upscales_the_rest_and_exits_1(tmp_path, capsys):
 
 def test_console_command_runs(tmp_path):
     src = write(tmp_path / "in.png", smooth_image(12, 12, channels=3))
-    done = subprocess.run([sys.executable, "-m", "srcnn.cli", "upscale", str(src), "-o", str(tmp_path / "o.png"),
+    done = subprocess.run([sys.executable, "-m", "srcnn", "upscale", str(src), "-o", str(tmp_path / "o.png"),
                            "--scale", "2", "--method", "bicubic"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert Image.open(tmp_path / "o.png").size == (24, 24)

@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 
 import srcnn
-from srcnn.cli import _parser, main
+from srcnn.apps.cli import _parser, main
 from srcnn.errors import SRCNNError
 from srcnn.models import SRCNN, SRCNNConfig
-from srcnn.outputs import output_name, plan_outputs
+from srcnn.apps.outputs import output_name, plan_outputs
 from srcnn.models.weights import save_model
 from conftest import smooth_image
 
@@ -184,7 +184,7 @@ def test_jpeg_defaults_to_quality_95_and_quality_is_checked(tmp_path, capsys):
 def test_alpha_to_jpeg_warns_in_one_line(tmp_path):
     rgba = np.dstack([smooth_image(10, 12, channels=3), np.full((10, 12), 128, np.uint8)])
     src = write(tmp_path / "alpha.png", rgba)
-    done = subprocess.run([sys.executable, "-m", "srcnn.cli", "upscale", str(src), "-o", str(tmp_path / "flat.jpg"),
+    done = subprocess.run([sys.executable, "-m", "srcnn", "upscale", str(src), "-o", str(tmp_path / "flat.jpg"),
                            *BICUBIC], capture_output=True, text=True)  # a real process: logging as users see it
     code, err = done.returncode, done.stderr
     assert code == 0, err
@@ -292,7 +292,7 @@ def test_every_option_of_every_command_has_help_with_its_default():
 
 def test_help_does_not_import_torch():
     for argv in (["--help"], ["upscale", "--help"], ["train", "--help"], ["export", "--help"]):
-        code = ("import sys\nfrom srcnn.cli import main\ntry:\n    main(%r)\nexcept SystemExit:\n    pass\n"
+        code = ("import sys\nfrom srcnn.apps.cli import main\ntry:\n    main(%r)\nexcept SystemExit:\n    pass\n"
                 "assert 'torch' not in sys.modules, 'torch imported'\n" % argv)
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         assert done.returncode == 0, (argv, done.stderr)

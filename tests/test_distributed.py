@@ -18,10 +18,10 @@ COMMON = ["--scale", "3", "--arch", "9-1-5", "--n1", "16", "--n2", "8", "--patch
 def srcnn_train(args, nproc=1, timeout=300):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     if nproc == 1:
-        cmd = [sys.executable, "-m", "srcnn.cli", "train", *args]
+        cmd = [sys.executable, "-m", "srcnn", "train", *args]
     else:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-               "-m", "srcnn.cli", "train", *args]
+               "-m", "srcnn", "train", *args]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     return done

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from srcnn.cli import main
+from srcnn.apps.cli import main
 from srcnn.models import SRCNN, SRCNNConfig
 from srcnn.models.weights import save_model
 

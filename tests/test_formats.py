@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srcnn.cli import main
+from srcnn.apps.cli import main
 from srcnn.io.imageio import load_picture, save_picture, Picture
 from conftest import smooth_image
 

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from conftest import export_and_compare_onnx, smooth_image
-from srcnn.cli import main
+from srcnn.apps.cli import main
 from srcnn.inference import Upscaler, make_upscaler
 from srcnn.models import FSRCNN, FSRCNNConfig
 from srcnn.models.upsample import BicubicUpsample, pixel_shuffle

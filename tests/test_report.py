@@ -9,7 +9,7 @@ import shutil
 import pytest
 from PIL import Image
 
-from srcnn.cli import main
+from srcnn.apps.cli import main
 from srcnn.study.reproduce import STUDY
 from conftest import shapes_image, smooth_image
 

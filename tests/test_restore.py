@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srcnn.cli import main
+from srcnn.apps.cli import main
 from srcnn.models import SRCNN, SRCNNConfig
 from srcnn.models.weights import read_metadata, save_model
 from conftest import smooth_image

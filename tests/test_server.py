@@ -24,9 +24,9 @@ with warnings.catch_warnings():  # Starlette's note that it would prefer httpx2 
 
 from _serving import serving  # noqa: E402
 from conftest import smooth_image  # noqa: E402
-from srcnn.cli import main  # noqa: E402
+from srcnn.apps.cli import main  # noqa: E402
 from srcnn.io.imageio import Picture  # noqa: E402
-from srcnn.server.app import create_app  # noqa: E402
+from srcnn.apps.server.app import create_app  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def one_thread():

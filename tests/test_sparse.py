@@ -136,7 +136,7 @@ def test_shipped_dictionaries_beat_bicubic_on_sharp_edges(scale):
 
 
 def test_learn_dictionary_command_writes_a_loadable_dictionary(tmp_path):
-    from srcnn.cli import main
+    from srcnn.apps.cli import main
 
     folder = tmp_path / "hr"
     folder.mkdir()
@@ -150,7 +150,7 @@ def test_learn_dictionary_command_writes_a_loadable_dictionary(tmp_path):
 
 
 def test_evaluate_command_scores_sparse_coding(tmp_path, capsys):
-    from srcnn.cli import main
+    from srcnn.apps.cli import main
 
     folder = tmp_path / "set"
     folder.mkdir()

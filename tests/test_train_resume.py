@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from srcnn.cli import main
+from srcnn.apps.cli import main
 from srcnn.training.train import TrainConfig, lr_factor
 
 

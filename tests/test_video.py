@@ -8,7 +8,7 @@ import pytest
 av = pytest.importorskip("av")
 
 import srcnn.errors  # noqa: E402
-from srcnn.cli import main  # noqa: E402
+from srcnn.apps.cli import main  # noqa: E402
 
 
 def make_clip(path, frames=6, size=(32, 24), fps=12, with_audio=True, pix_fmt="yuv420p", colorspace=None):
@@ -106,7 +106,7 @@ def test_a_video_piped_through_stdin_and_stdout_keeps_its_frames_and_audio(tmp_p
 
     make_clip(tmp_path / "clip.mkv", frames=9)  # Matroska: readable from a pipe, unlike MP4
     with open(tmp_path / "clip.mkv", "rb") as stdin, open(tmp_path / "big.mkv", "wb") as stdout:
-        done = subprocess.run([sys.executable, "-m", "srcnn.cli", "upscale", "-", "-o", "-", "--scale", "2",
+        done = subprocess.run([sys.executable, "-m", "srcnn", "upscale", "-", "-o", "-", "--scale", "2",
                                "--model", "fsrcnn", "--threads", "1"], stdin=stdin, stdout=stdout,
                               stderr=subprocess.PIPE, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

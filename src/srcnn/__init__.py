@@ -11,7 +11,7 @@ __all__ = ["upscale", "Upscaler", "SRCNN", "SRCNNConfig", "FSRCNN", "FSRCNNConfi
            "save_model", "SRCNNError"]
 __version__ = "0.1.0"
 
-# The public names load on first use, so that `import srcnn.cli` (and `srcnn --help`) does not import torch.
+# The public names load on first use, so that `import srcnn.apps.cli` (and `srcnn --help`) does not import torch.
 _LAZY = {"upscale": "inference", "Upscaler": "inference", "SRCNN": "models", "SRCNNConfig": "models",
          "FSRCNN": "models", "FSRCNNConfig": "models",
          "Weights": "models.weights", "load_model": "models.weights", "save_model": "models.weights"}

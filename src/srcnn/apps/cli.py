@@ -26,8 +26,8 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from .constants import METHODS, PRECISIONS, SCALES
-from .errors import SRCNNError
+from ..constants import METHODS, PRECISIONS, SCALES
+from ..errors import SRCNNError
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
@@ -141,14 +141,14 @@ def _add_picture_options(parser: argparse.ArgumentParser) -> None:
 def _upscaler_from(args):
     import torch
 
-    from .inference import make_upscaler, resolve_device
+    from ..inference import make_upscaler, resolve_device
 
     resolve_device(args.device)  # a missing GPU is one line, before any model loads
     if args.threads:
         torch.set_num_threads(args.threads)
     if getattr(args, "task", None):  # srcnn restore: a scale-1 model for the task, same path after this
-        from .inference import Upscaler
-        from .models.weights import load_restorer
+        from ..inference import Upscaler
+        from ..models.weights import load_restorer
 
         model, _ = load_restorer(args.model, args.task)
         return Upscaler(model, 1, args.precision, args.device, args.tile, ensemble=args.ensemble)
@@ -164,8 +164,8 @@ def _add_ensemble_option(parser: argparse.ArgumentParser) -> None:
 
 def _degradation_spec(text: str) -> str:
     """argparse type for --degradation: a spec parse_degradation accepts, kept as written."""
-    from .protocol.degrade import parse_degradation
-    from .errors import SRCNNError
+    from ..protocol.degrade import parse_degradation
+    from ..errors import SRCNNError
 
     try:
         parse_degradation(text)
@@ -175,9 +175,9 @@ def _degradation_spec(text: str) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import __version__
-    from .protocol.degrade import DEGRADATIONS
-    from .training.train_config import TrainConfig
+    from .. import __version__
+    from ..protocol.degrade import DEGRADATIONS
+    from ..training.train_config import TrainConfig
 
     parser = _Parser(prog="srcnn", description="SRCNN image super-resolution. `srcnn COMMAND --help` for a command's options.")
     parser.add_argument("--version", action="version", version=f"srcnn {__version__}")
@@ -388,10 +388,10 @@ def _cmd_batch(args) -> int:
 
 
 def _cmd_learn_dictionary(args) -> int:
-    from .training.data import split_validation
-    from .io.imageio import list_images
-    from .sparse import SparseCodingConfig, learn_dictionary
-    from .training.train_config import TrainConfig
+    from ..training.data import split_validation
+    from ..io.imageio import list_images
+    from ..sparse import SparseCodingConfig, learn_dictionary
+    from ..training.train_config import TrainConfig
 
     start = time.perf_counter()
     _refuse_existing(args.output, args.overwrite)
@@ -409,7 +409,7 @@ def _cmd_learn_dictionary(args) -> int:
 
 
 def _cmd_reproduce(args) -> int:
-    from .study.reproduce import train_study
+    from ..study.reproduce import train_study
 
     start = time.perf_counter()
     runs = Path(args.runs) if args.runs else Path(args.out) / "runs"
@@ -417,7 +417,7 @@ def _cmd_reproduce(args) -> int:
     if args.train_only:
         print(_wrote(runs, start, "training runs only"))
     else:
-        from .study.report import write_report
+        from ..study.report import write_report
 
         report = write_report(args.data, args.out, runs, args.budget)
         print(_wrote(report, start))
@@ -447,9 +447,9 @@ def _cmd_upscale(args) -> int:
     from PIL import Image
     from tqdm import tqdm
 
-    from .io.imageio import QUALITY_FORMATS, image_format, load_picture, save_picture
+    from ..io.imageio import QUALITY_FORMATS, image_format, load_picture, save_picture
     from .outputs import plan_outputs
-    from .io.video import VIDEO_SUFFIXES, check_encoder, upscale_video
+    from ..io.video import VIDEO_SUFFIXES, check_encoder, upscale_video
 
     start = time.perf_counter()
     if "-" in args.inputs or args.output == "-":
@@ -516,7 +516,7 @@ def _compiles(option: str, upscaler, is_video: bool) -> bool:
 def _upscale_stream(args, start: float) -> int:
     """A video through pipes: ``srcnn upscale - -o - ...`` (or a file on one side). stdout carries
     the video, so every message, the closing line included, goes to stderr."""
-    from .io.video import VIDEO_SUFFIXES, upscale_video
+    from ..io.video import VIDEO_SUFFIXES, upscale_video
 
     if len(args.inputs) != 1:
         raise SRCNNError("- (stdin) must be the only input")
@@ -542,7 +542,7 @@ def _upscale_stream(args, start: float) -> int:
 
 def _cmd_restore(args) -> int:
     """Scale-1 restoration through the upscale path: only the model differs."""
-    from .models.weights import RESTORE_TASKS
+    from ..models.weights import RESTORE_TASKS
 
     if args.task not in RESTORE_TASKS:
         raise SRCNNError(f"unknown task {args.task!r}: choose from {', '.join(RESTORE_TASKS)}")
@@ -551,7 +551,7 @@ def _cmd_restore(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    from .study.evaluate import evaluate_folder, summary
+    from ..study.evaluate import evaluate_folder, summary
 
     start = time.perf_counter()
     upscaler = _upscaler_from(args)
@@ -563,7 +563,7 @@ def _cmd_evaluate(args) -> int:
         print(f"{s.name:<{width}}  {s.psnr:7.2f}  {s.ssim:.4f}")
     print(f"{'mean':<{width}}  {result['mean']['psnr']:7.2f}  {result['mean']['ssim']:.4f}")
     if args.json:
-        from .io.imageio import write_text_atomic
+        from ..io.imageio import write_text_atomic
         write_text_atomic(args.json, json.dumps(result, indent=2) + "\n")
         print(_wrote(args.json, start, f"{len(scores)} images scored"))
     else:
@@ -578,8 +578,8 @@ def _refuse_existing(path: str | Path, overwrite: bool) -> None:
 
 
 def _cmd_export(args) -> int:
-    from .export import export_onnx
-    from .models.weights import resolve_model
+    from ..export import export_onnx
+    from ..models.weights import resolve_model
 
     start = time.perf_counter()
     output = Path(args.output or Path(args.model).with_suffix(".onnx").name)
@@ -601,7 +601,7 @@ def _card_metrics(metrics: dict) -> str:
 def _cmd_models(args) -> int:
     import dataclasses
 
-    from .models import weights
+    from ..models import weights
 
     members = list(weights.Weights)
     if args.name is not None:
@@ -632,7 +632,7 @@ def _cmd_models(args) -> int:
 
 
 def _train_fields() -> set[str]:
-    from .training.train import TrainConfig
+    from ..training.train import TrainConfig
 
     return {f.name for f in fields(TrainConfig)}
 
@@ -650,15 +650,15 @@ def _given_options(argv: list[str] | None, command: str) -> set[str]:
 def _cmd_train(args) -> int:
     import torch
 
-    from .inference import resolve_device
-    from .training.train import TrainConfig, train
+    from ..inference import resolve_device
+    from ..training.train import TrainConfig, train
 
     start = time.perf_counter()
     resolve_device(args.device)  # a missing GPU is one line, before any data loads
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.resume and (Path(args.out) / "config.json").exists():
-        from .training.train import resume_config
+        from ..training.train import resume_config
 
         given = _given_options(getattr(args, "argv", None), "train")
         cfg = resume_config(args.out, {name: getattr(args, name) for name in given if name in _train_fields()})

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..errors import SRCNNError
+from ...errors import SRCNNError
 
 __all__ = ["Job", "JobQueue", "QueueFull", "JobTimeout", "current_deadline"]
 

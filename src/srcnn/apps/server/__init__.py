@@ -1,7 +1,7 @@
 """``srcnn serve``: a web page and an HTTP API over the same upscaling path as ``srcnn upscale``.
 
 Needs the ``serve`` extra (``pip install 'srcnn[serve]'``): FastAPI, uvicorn and python-multipart.
-``create_app`` is imported from :mod:`srcnn.server.app` so that importing this package stays cheap.
+``create_app`` is imported from :mod:`srcnn.apps.server.app` so that importing this package stays cheap.
 """
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePath
 
-from .errors import SRCNNError
-from .io.imageio import IMAGE_SUFFIXES, QUALITY_FORMATS, image_format, list_images
-from .io.video import VIDEO_SUFFIXES
+from ..errors import SRCNNError
+from ..io.imageio import IMAGE_SUFFIXES, QUALITY_FORMATS, image_format, list_images
+from ..io.video import VIDEO_SUFFIXES
 
 __all__ = ["EXTENSIONS", "EXISTING", "Plan", "output_name", "plan_outputs"]
 

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Iterator
 
-from .errors import SRCNNError
+from ..errors import SRCNNError
 
 __all__ = ["BatchSettings", "Location", "BatchReport", "MANIFEST_NAME", "RAY_MISSING", "list_inputs",
            "upscale_file", "run_batch"]
@@ -54,7 +54,7 @@ class BatchSettings:
     def make_upscaler(self):
         import torch
 
-        from .inference import make_upscaler, resolve_device
+        from ..inference import make_upscaler, resolve_device
 
         resolve_device(self.device)  # a missing GPU is one line, before any model loads
         if self.threads:
@@ -113,7 +113,7 @@ class Location:
 
     def write_text(self, rel: str, text: str) -> None:
         if self.is_local:
-            from .io.imageio import write_text_atomic
+            from ..io.imageio import write_text_atomic
 
             write_text_atomic(self.path(rel), text)
         else:
@@ -128,7 +128,7 @@ def _one_line(exc: BaseException) -> str:
 def list_inputs(source: Location, target: Location | None = None) -> list[str]:
     """The images under ``source`` (relative POSIX paths, sorted, as ``imageio.list_images`` picks
     them), leaving out ``target`` when the output folder lies inside the input folder."""
-    from .io.imageio import IMAGE_SUFFIXES
+    from ..io.imageio import IMAGE_SUFFIXES
 
     files = source.files()
     if files is None:
@@ -186,7 +186,7 @@ def _local_output(target: Location, rel: str, scratch: Path) -> Iterator[str]:
 def upscale_file(upscaler, settings: BatchSettings, source: Location, target: Location, rel: str,
                  scratch: Path) -> dict:
     """Upscale one input into its output; any failure becomes the record's one-line reason."""
-    from .io.imageio import QUALITY_FORMATS, image_format, load_picture, save_picture
+    from ..io.imageio import QUALITY_FORMATS, image_format, load_picture, save_picture
 
     out = output_rel(rel, settings)
     record = {"input": rel, "output": out, "status": "done", "reason": ""}

@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from ..errors import SRCNNError
+from ...errors import SRCNNError
 from .jobs import Job, JobQueue, JobTimeout, QueueFull, current_deadline
 
 __all__ = ["ServerSettings", "create_app"]
@@ -85,7 +85,7 @@ class Engines:
     def _build(self, scale: int, model: str | None, method: str):
         import torch
 
-        from ..inference import make_upscaler
+        from ...inference import make_upscaler
 
         s = self.settings
         upscaler = make_upscaler(scale, model, method, s.precision, s.device, s.tile)
@@ -105,7 +105,7 @@ def _stop_past_deadline(module, inputs):
 def model_cards() -> list[dict]:
     """Every shipped up-scaler with its card, as JSON (whatever fields the cards carry). The scale-1
     restorers (`srcnn restore`) are left out: this server only upscales."""
-    from ..models.weights import Weights, default_weights
+    from ...models.weights import Weights, default_weights
 
     cards = []
     for weights in Weights:
@@ -131,8 +131,8 @@ class Options:
 
 def parse_options(form) -> Options:
     """The form's fields, checked against what ships; a refusal names the field and the choices."""
-    from ..inference import METHODS, SCALES
-    from ..models.weights import Weights
+    from ...inference import METHODS, SCALES
+    from ...models.weights import Weights
 
     def field(name: str) -> str | None:
         value = form.get(name)
@@ -316,7 +316,7 @@ def create_app(settings: ServerSettings | None = None, **overrides) -> FastAPI:
             raise
 
     def work(options: Options):
-        from ..io.imageio import load_picture, save_picture
+        from ...io.imageio import load_picture, save_picture
 
         def run(job: Job) -> None:
             source = job.folder / "upload"
@@ -355,7 +355,7 @@ def create_app(settings: ServerSettings | None = None, **overrides) -> FastAPI:
 
     @app.get("/api/models", summary="The shipped models with their cards", dependencies=[Depends(authorise)])
     async def models():
-        from ..inference import METHODS, SCALES
+        from ...inference import METHODS, SCALES
 
         return {"models": model_cards(), "scales": list(SCALES), "methods": list(METHODS),
                 "formats": ["png", "jpeg", "webp"],
@@ -413,7 +413,7 @@ def _copy_upload(source_file, target: Path) -> None:
 
 
 def _header_size(path: Path) -> tuple[int, int]:
-    from ..io.imageio import ImageTooLarge, image_size
+    from ...io.imageio import ImageTooLarge, image_size
 
     try:
         return image_size(path)
