@@ -13,10 +13,17 @@
    the CLI does by default (`--compile auto`, which runs FSRCNN's own inference form eagerly), then
    with `--compile on` and an empty inductor cache, then again with the cache that run left.
 
+4. ``--video-stages``: the clip's stages one by one, in one process: decoding; the x2 network on one
+   frame's planes with one torch thread and with all of them; the encoder alone on the upscaled
+   frames, as the writer sets it (x264 veryfast, subme 1) against plain veryfast (CPU seconds, file
+   size); then the whole clip through ``upscale_video`` with its frame workers (one torch thread
+   each, the default) against one frame at a time on all the threads, alternately, with the page
+   faults of each run.
+
 With ``--device cuda`` only step 2's in-process rates run, on the GPU (no compile; the whole-process
 and video figures are the CPU's): the network in bf16 there, decoding and colour on the host.
 
-    python benchmarks/realtime.py [--repeats 3] [--skip-processes] [--video-only] [--device cuda]
+    python benchmarks/realtime.py [--repeats 3] [--skip-processes] [--video-only] [--video-stages] [--device cuda]
 """
 
 from __future__ import annotations
@@ -125,10 +132,13 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-processes", action="store_true", help="only the in-process rates")
     parser.add_argument("--video-only", action="store_true", help="only the video runs")
+    parser.add_argument("--video-stages", action="store_true", help="only the clip's stages, one by one")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU's in-process rates")
     args = parser.parse_args()
     if args.video_only:
         return video_runs()
+    if args.video_stages:
+        return video_stages(args.repeats)
     gpu = args.device != "cpu"
 
     peak = matmul_peak(device=args.device)
@@ -204,6 +214,61 @@ def video_runs() -> int:
             print(f"10 s 640x360 30 fps clip with audio, x2 with fsrcnn ({label}): {wall:.2f} s whole process "
                   f"({10 / wall:.2f}x real time); output {frames} frames at {size[0]}x{size[1]}, "
                   f"{audio} audio stream(s)")
+    return 0
+
+
+def video_stages(repeats: int) -> int:
+    import resource
+
+    import av
+
+    from srcnn.io.video import X264_OPTIONS, upscale_video
+
+    def faults() -> int:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+    threads = torch.get_num_threads()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        make_clip(tmp / "clip.mp4")
+        start = time.perf_counter()
+        with av.open(str(tmp / "clip.mp4")) as clip:
+            frames = [f.to_ndarray(format="yuv420p") for f in clip.decode(video=0)]
+        print(f"decoding the 10 s 640x360 clip: {time.perf_counter() - start:.2f} s, {len(frames)} frames")
+        upscaler = make_upscaler(2, "fsrcnn", precision="auto")
+        y, u, v = frames[0][:360], frames[0][360:450].reshape(180, 320), frames[0][450:].reshape(180, 320)
+        for n in (1, threads):
+            torch.set_num_threads(n)
+            per_frame = best_of(repeats, lambda: [upscaler.upscale_planes(y, u, v) for _ in range(10)]) / 10
+            print(f"x2 fsrcnn on one frame's planes, {n} torch thread(s): {per_frame * 1e3:.1f} ms "
+                  f"({300 * per_frame:.2f} s for 300 frames)")
+        torch.set_num_threads(threads)
+        big = [np.concatenate([p.reshape(-1) for p in upscaler.upscale_planes(f[:360], f[360:450].reshape(180, 320),
+                                                                              f[450:].reshape(180, 320))])
+               .reshape(-1, 1280) for f in frames]
+        for label, options in (("veryfast, subme 1 (what the writer uses)", X264_OPTIONS),
+                               ("plain veryfast", {"preset": "veryfast"})):
+            cpu = time.process_time()
+            with av.open(str(tmp / "encoded.mp4"), "w") as out:
+                stream = out.add_stream("libx264", rate=30)
+                stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
+                stream.options = {"crf": "18", **options}
+                for i, frame in enumerate(big):
+                    picture = av.VideoFrame.from_ndarray(frame, format="yuv420p")
+                    picture.pts = i
+                    out.mux(stream.encode(picture))
+                out.mux(stream.encode(None))
+            print(f"encoding the 300 upscaled frames, x264 crf 18 {label}: {time.process_time() - cpu:.2f} CPU s, "
+                  f"{(tmp / 'encoded.mp4').stat().st_size / 1024:.0f} KiB")
+        for run in range(repeats):
+            for label, at_once in (("frame workers, one torch thread each (the default)", None),
+                                   (f"one frame at a time on {threads} threads", 1)):
+                (tmp / "big.mp4").unlink(missing_ok=True)
+                before, start = faults(), time.perf_counter()
+                stats = upscale_video(tmp / "clip.mp4", tmp / "big.mp4", upscaler.upscale_array, 2, progress=False,
+                                      upscale_planes=upscaler.upscale_planes, frames_at_once=at_once)
+                print(f"run {run + 1}, the clip through upscale_video, {label}: {time.perf_counter() - start:.2f} s "
+                      f"for {stats['frames']} frames, {faults() - before} page faults")
     return 0
 
 

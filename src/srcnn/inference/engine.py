@@ -226,8 +226,9 @@ def _keep_freed_memory_for_reuse() -> None:
         libc.mallopt(_M_MMAP_THRESHOLD, 64 * 1024 * 1024)
         libc.mallopt(_M_TRIM_THRESHOLD, 512 * 1024 * 1024)
         # one arena for every thread: a worker thread's own arena lives in heaps of at most 64 MB,
-        # which buffers of tens of MB kept leaving and mapping afresh (the 10 s clip's two frame
-        # workers took 1.2 million page faults, against 0.12 million in one arena, measured)
+        # which buffers of tens of MB kept leaving and mapping afresh, so video's frame workers
+        # faulted their pages in again frame after frame (`benchmarks/realtime.py --video-stages`
+        # prints the page faults of a clip)
         libc.mallopt(_M_ARENA_MAX, 1)
 
 

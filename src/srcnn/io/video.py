@@ -75,6 +75,10 @@ def _audio_stream(av, out, template, suffix: str):
 # Containers that can be written to a pipe (no seeking back to finish the file), by --container name.
 STREAM_FORMATS = {"matroska": ".mkv", "mpegts": ".ts"}
 _QUEUE = 8  # frames in flight between the stages: enough to overlap them, bounded memory
+# veryfast with superfast's sub-pixel motion refinement (subme 1): the encoder shares the cores with
+# the network, and this costs it about a third less time for a slightly larger file at the same crf
+# (`python benchmarks/realtime.py --video-stages` compares it with plain veryfast)
+X264_OPTIONS = {"preset": "veryfast", "x264-params": "subme=1"}
 
 
 def _open_input(av, src):
@@ -115,9 +119,9 @@ def upscale_video(src: str | Path, dst: str | Path, upscale_frame: Callable[[np.
     is the slowest stage, and on 2 cores a clip went faster so than with one core left to the codecs:
     16.0 s against 20.8 s, FSRCNN x2, `benchmarks/realtime.py`). ``frames_at_once``: frames upscaled
     side by side, each in a worker of its own with its share of those threads (default: one per
-    thread; 1 for a compiled network). One torch thread per frame beat two threads on one frame
-    while the codecs shared the cores: 11.0 s against 14.2 s for the 10 s clip, FSRCNN x2 on 2 cores
-    (the threads of one frame wait for each other whenever a codec holds a core)."""
+    thread; 1 for a compiled network). One torch thread per frame beats two threads on one frame
+    while the codecs share the cores: the threads of one frame wait for each other whenever a codec
+    holds a core (`python benchmarks/realtime.py --video-stages` times both)."""
     import av
 
     to_stdout = str(dst) == "-"
@@ -179,9 +183,7 @@ def _transcode(av, inp, out, codec: str, suffix: str, upscale_frame, scale: int,
         for tag in ("colorspace", "color_range", "color_primaries", "color_trc"):
             setattr(vout.codec_context, tag, getattr(vin.codec_context, tag))
     if codec == "libx264":
-        # veryfast with superfast's sub-pixel motion refinement (subme 1): a third less encoder time
-        # for files 1-3 % larger at the same crf (measured: the benchmark clip, a panned photo)
-        vout.options = {"crf": str(crf), "preset": "veryfast", "x264-params": "subme=1"}
+        vout.options = {"crf": str(crf), **X264_OPTIONS}
     elif codec == "libvpx-vp9":
         vout.options = {"crf": str(crf + 13), "b": "0", "row-mt": "1"}  # constant quality, like x264's crf 18
     aout = {a.index: _audio_stream(av, out, a, suffix) for a in audio}
