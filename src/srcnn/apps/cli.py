@@ -506,8 +506,8 @@ def _compiles(option: str, upscaler, is_video: bool) -> bool:
     """``--compile``: on, off, or auto, which compiles a video's network unless the model ships its
     own fast inference form (``fold_for_inference``, FSRCNN's), which runs eagerly. Compiled, FSRCNN
     makes a frame faster, but the process pays seconds of start-up for it: `benchmarks/realtime.py`'s
-    10 s clip took 14.5 s compiled (inductor cache warm) against 12.5 s eagerly. For long videos,
-    ``--compile on``."""
+    10 s clip took 17.6 s compiled (inductor cache warm) against 12.2 s eagerly (AMD EPYC, README's
+    Speed). For long videos, ``--compile on``."""
     if option != "auto":
         return option == "on"
     return is_video and upscaler.model is not None and not hasattr(upscaler.model, "fold_for_inference")

@@ -178,7 +178,7 @@ def _transcode(av, inp, out, codec: str, suffix: str, upscale_frame, scale: int,
     vout.time_base = vin.time_base
     width, height = vin.codec_context.width, vin.codec_context.height
     planar = upscale_planes is not None and width % 2 == 0 and height % 2 == 0
-    layout = "yuv420p" if planar else "rgb24"  # what the frames travel as between the three threads
+    layout = "yuv420p" if planar else "rgb24"  # what the frames travel as between the threads
     if planar:  # the planes pass through as they are, so their colour tags do too
         for tag in ("colorspace", "color_range", "color_primaries", "color_trc"):
             setattr(vout.codec_context, tag, getattr(vin.codec_context, tag))
