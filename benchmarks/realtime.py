@@ -23,7 +23,8 @@
 With ``--device cuda`` only step 2's in-process rates run, on the GPU (no compile; the whole-process
 and video figures are the CPU's): the network in bf16 there, decoding and colour on the host.
 
-    python benchmarks/realtime.py [--repeats 3] [--skip-processes] [--video-only] [--video-stages] [--device cuda]
+    python benchmarks/realtime.py [--repeats 3] [--skip-processes] [--video-only] [--video-stages]
+                                  [--precision auto|fp32|bf16] [--device cuda]
 """
 
 from __future__ import annotations
@@ -133,6 +134,8 @@ def main() -> int:
     parser.add_argument("--skip-processes", action="store_true", help="only the in-process rates")
     parser.add_argument("--video-only", action="store_true", help="only the video runs")
     parser.add_argument("--video-stages", action="store_true", help="only the clip's stages, one by one")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                        help="of the in-process rates (fp32: what a CPU without native bf16 runs)")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU's in-process rates")
     args = parser.parse_args()
     if args.video_only:
@@ -148,7 +151,7 @@ def main() -> int:
     out_mp = 3840 * 2160 / 1e6
     y = frame[:, :, 1].astype(np.float32) / 255
     rows = [("bicubic", make_upscaler(3, method="bicubic"), None)]
-    rows += [(w.name, make_upscaler(3, load_model(w.entry.path)[0], precision="auto", device=args.device), w)
+    rows += [(w.name, make_upscaler(3, load_model(w.entry.path)[0], precision=args.precision, device=args.device), w)
              for w in Weights if w.entry.scale == 3]
     results = {}
     for name, upscaler, weights in rows:
@@ -160,7 +163,7 @@ def main() -> int:
             gmac = net * macs_per_output_pixel(load_model(weights.entry.path)[0], 3) / 1e3
         compiled_e2e = compile_s = None
         if weights is not None and not gpu:
-            fast = make_upscaler(3, upscaler.model, precision="auto")
+            fast = make_upscaler(3, upscaler.model, precision=args.precision)
             fast.compile = True
             start = time.perf_counter()
             fast.upscale_array(frame)  # the compiles: one per band shape
@@ -168,7 +171,7 @@ def main() -> int:
             compiled_e2e = out_mp / best_of(args.repeats, lambda fast=fast: fast.upscale_array(frame))
         results[name] = (e2e, net, gmac, compiled_e2e, compile_s)
     base, compiled_base = results["SRCNN_955_X3"][0], results["SRCNN_955_X3"][3]
-    print(f"\n1280x720 -> 3840x2160 (x3), best of {args.repeats}, --precision auto, --device {args.device}")
+    print(f"\n1280x720 -> 3840x2160 (x3), best of {args.repeats}, --precision {args.precision}, --device {args.device}")
     print(f"{'model':<20} {'end to end MP/s':>16} {'vs 9-5-5':>9} {'network MP/s':>13} {'GMAC/s':>7} {'of peak':>8}"
           f" {'compiled MP/s':>14} {'vs 9-5-5':>9} {'first call s':>13}")
     for name, (e2e, net, gmac, compiled_e2e, compile_s) in results.items():

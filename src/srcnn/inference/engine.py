@@ -2,8 +2,9 @@
 
 ``Engine.restore`` runs the network on a float plane on the model's own input grid (the
 bicubic-upscaled image for SRCNN, the LR image for FSRCNN), in tiles that overlap by the network's
-receptive radius, so the result equals the whole-image one; in bf16 on a folded, channels-last copy
-of the weights where the hardware has native bf16; through ``torch.compile`` when asked. Pictures,
+receptive radius, so the result equals the whole-image one; on the CPU on a folded, channels-last
+copy of the weights (in bf16 where the hardware has native bf16, else float32); through
+``torch.compile`` when asked. Pictures,
 colour, bands and video planes are ``pipeline.Upscaler``'s, on top of this.
 """
 
@@ -69,9 +70,10 @@ DEFAULT_TILE = 512
 class Engine:
     """A model bound to a scale, ready to run: ``restore(plane)`` is the network on its input grid.
 
-    ``precision``: 'fp32', 'bf16' (a bf16 copy of the weights, channels-last, for CPUs with AMX /
-    AVX-512 BF16 and for GPUs; a family's ``fold_for_inference`` form where it has one) or 'auto'
-    (bf16 where native). ``tile``: the side, in output pixels, of the tiles the network runs on; None
+    ``precision``: 'fp32', 'bf16' (for CPUs with AMX / AVX-512 BF16 and for GPUs) or 'auto' (bf16
+    where native). On the CPU the network runs on a copy of the model, channels-last, in a family's
+    ``fold_for_inference`` form where it has one (the same function, to float rounding), in that
+    precision; a GPU runs float32 on the model as given, bf16 on such a copy. ``tile``: the side, in output pixels, of the tiles the network runs on; None
     tiles automatically above ``AUTO_TILE_PIXELS``, 0 never. Tiles overlap by the network's receptive
     radius, so the result equals the whole-image result. ``progress``: called as
     ``progress(done, total)`` after each tile (the CLI's progress bar). ``compile``: run each tile
@@ -108,13 +110,15 @@ class Engine:
         if model is not None:
             model = model.to(self.device).eval()
             self.model = model
-            if self.compute_dtype == torch.float32:
+            if self.compute_dtype == torch.float32 and self.device.type != "cpu":
                 self.net = model
-            else:  # a separate low-precision copy; the float32 model stays as it was given
+            else:  # a copy in the form and layout that run fastest; the model stays as it was given
                 self.net = copy.deepcopy(model)
                 for part in list(self.net.modules()):  # a family may offer a faster form of the same function,
                     if hasattr(part, "fold_for_inference"):  # computed from the float32 weights
                         part.fold_for_inference()
+                # float32 too (a CPU without native bf16, and evaluation): FSRCNN x3 end to end 4.8x
+                # the float32 model as given (`benchmarks/realtime.py --precision fp32`, README's Speed)
                 self.net = self.net.to(self.compute_dtype).to(memory_format=torch.channels_last)
 
     @property
@@ -161,7 +165,7 @@ class Engine:
         return y[0] if plane.ndim == 2 else y.transpose(1, 2, 0)
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
-        if self.compute_dtype != torch.float32:
+        if self.net is not self.model:  # the engine's own channels-last copy
             x = x.contiguous(memory_format=torch.channels_last)
         x = x.to(self.device)
         if not self.ensemble:
@@ -171,7 +175,7 @@ class Engine:
             for mirror in (False, True):
                 t = torch.rot90(x, turns, (-2, -1))
                 t = t.flip(-1) if mirror else t
-                if self.compute_dtype != torch.float32:
+                if self.net is not self.model:
                     t = t.contiguous(memory_format=torch.channels_last)
                 y = self.net(t).float()
                 y = torch.rot90(y.flip(-1) if mirror else y, -turns, (-2, -1))
