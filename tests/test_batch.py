@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from conftest import shapes_image
-from srcnn import batch, cli
+from srcnn.apps import batch, cli
 from srcnn.apps.batch import MANIFEST_NAME
 
 BROKEN = "broken.png"
