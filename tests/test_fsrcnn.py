@@ -93,7 +93,9 @@ def test_the_engine_folds_only_its_own_low_precision_copy():
 
 @pytest.mark.parametrize("scale, upsampler", [(2, "subpixel"), (3, "subpixel"), (3, "deconv"), (4, "subpixel"),
                                               (4, "deconv")])
-@pytest.mark.parametrize("shape, tile", [((45, 67), 16), ((31, 50), 7), ((53, 47), 27)])
+# (84, 116) / 17 and (93, 262) / 10 caught x2's column-grouped last layer summing differently in a tile
+@pytest.mark.parametrize("shape, tile", [((45, 67), 16), ((31, 50), 7), ((53, 47), 27), ((84, 116), 17),
+                                         ((93, 262), 10)])
 def test_tiles_are_bit_identical_to_the_whole_image_in_fp32(scale, upsampler, shape, tile):
     model = random_fsrcnn(scale, upsampler=upsampler)
     lr = np.random.default_rng(1).random(shape).astype(np.float32)

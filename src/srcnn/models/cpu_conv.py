@@ -34,8 +34,10 @@ def conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, relu:
 
 
 # oneDNN's CPU convolutions compute output channels in blocks of 16 (bf16, AVX-512 and AMX), so a
-# last layer with 4 outputs (x2's phases) wastes three quarters of every block: 10 of a 360p frame's
-# 36 ms (measured, AMD EPYC). Grouping g = 16 / outputs neighbouring columns fills the block.
+# last layer with 4 outputs (x2's phases) wastes three quarters of every block. Grouping g = 16 /
+# outputs neighbouring columns fills the block (`benchmarks/realtime.py --video-stages` times x2's
+# frames). bf16 only: in float32 oneDNN summed a grouped column in another order in a tile than in
+# the whole image.
 CHANNEL_BLOCK = 16
 
 
