@@ -53,3 +53,25 @@ def test_the_bicubic_layer_gives_the_same_values_through_either_convolution(scal
     assert fast.shape == (2, 1, 13 * scale, 23 * scale)
     assert (fast - slow).abs().max() <= 1e-6
     assert torch.equal(pixel_shuffle(layer.phases(x), scale), fast)
+
+
+def test_srcnns_reconstruction_layer_runs_grouped_in_bf16_inference_with_the_same_values(monkeypatch):
+    """The 9-5-5's one-channel last layer: 16 columns to a block in bf16 inference on the CPU, never
+    while training (autograd) or in float32 (tiles)."""
+    import srcnn.models.srcnn as srcnn_module
+    from srcnn.models import SRCNN
+
+    torch.manual_seed(0)
+    model = SRCNN().eval()
+    x = torch.rand(1, 1, 37, 45)
+    last = model.layers[-1]
+    assert srcnn_module._column_group(last, x.bfloat16()) == 1  # autograd on: training
+    with torch.no_grad():
+        assert srcnn_module._column_group(last, x) == 1  # float32
+        bf16 = model.to(torch.bfloat16)
+        assert srcnn_module._column_group(last, x.bfloat16()) == 16
+        grouped = bf16(x)
+        monkeypatch.setattr(srcnn_module, "_column_group", lambda conv, x: 1)
+        plain = bf16(x)
+    assert grouped.shape == plain.shape == x.shape
+    assert (grouped - plain).abs().max() <= 2**-7 * plain.abs().max()

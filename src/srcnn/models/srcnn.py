@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import cpu_conv
+
 __all__ = ["SRCNNConfig", "SRCNN", "parse_arch"]
 
 
@@ -88,6 +90,16 @@ class SRCNNConfig:
         )
 
 
+def _column_group(conv: nn.Conv2d, x: torch.Tensor) -> int:
+    """The reconstruction layer's one output channel fills a sixteenth of oneDNN's blocks: in bf16
+    inference on the CPU it runs column-grouped (``cpu_conv.column_grouped``: 16 columns' outputs as
+    one pixel's channels). Not in float32, where a tile's sums must equal the whole image's."""
+    if x.device.type != "cpu" or x.dtype != torch.bfloat16 or torch.is_grad_enabled() \
+            or torch.compiler.is_compiling() or torch.jit.is_tracing():
+        return 1
+    return cpu_conv.column_group(conv.out_channels)
+
+
 def _conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     if conv.out_channels == 1 and x.device.type == "cpu" and not torch.backends.mkldnn.enabled:
         # PyTorch's own CPU kernel for one output channel (a matrix-vector product) sums in an order
@@ -116,10 +128,17 @@ class SRCNN(nn.Module):
         x = x.to(self.layers[0].weight.dtype)  # a bf16 copy of the model computes in bf16 ...
         last = len(self.layers) - 1
         for i, conv in enumerate(self.layers):
+            group = _column_group(conv, x) if i == last and same_size else 1
             if same_size:
                 p = conv.kernel_size[0] // 2
-                x = F.pad(x, (p, p, p, p), mode="replicate")
-            x = _conv(conv, x)
+                width = x.shape[-1]
+                x = F.pad(x, (p, p + -width % group, p, p), mode="replicate")
+            if group > 1:
+                weight = cpu_conv.column_grouped(conv.weight, group)
+                x = cpu_conv.ungroup_columns(cpu_conv.conv(x, weight, conv.bias.repeat(group), column_stride=group),
+                                             group, width)
+            else:
+                x = _conv(conv, x)
             if i < last:
                 x = F.relu(x)
         x = x.to(inp.dtype)  # ... but answers, and adds the skip, in the caller's precision
