@@ -225,7 +225,7 @@ def video_stages(repeats: int) -> int:
 
     import av
 
-    from srcnn.io.video import X264_OPTIONS, upscale_video
+    from srcnn.io.video import X264_OPTIONS, _upscale_420, upscale_video
 
     def faults() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -246,9 +246,7 @@ def video_stages(repeats: int) -> int:
             print(f"x2 fsrcnn on one frame's planes, {n} torch thread(s): {per_frame * 1e3:.1f} ms "
                   f"({300 * per_frame:.2f} s for 300 frames)")
         torch.set_num_threads(threads)
-        big = [np.concatenate([p.reshape(-1) for p in upscaler.upscale_planes(f[:360], f[360:450].reshape(180, 320),
-                                                                              f[450:].reshape(180, 320))])
-               .reshape(-1, 1280) for f in frames]
+        big = [_upscale_420(frame, upscaler.upscale_planes) for frame in frames]  # as the video path does
         for label, options in (("veryfast, subme 1 (what the writer uses)", X264_OPTIONS),
                                ("plain veryfast", {"preset": "veryfast"})):
             cpu = time.process_time()

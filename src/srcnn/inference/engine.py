@@ -4,8 +4,8 @@
 bicubic-upscaled image for SRCNN, the LR image for FSRCNN), in tiles that overlap by the network's
 receptive radius, so the result equals the whole-image one; on the CPU on a folded, channels-last
 copy of the weights (in bf16 where the hardware has native bf16, else float32); through
-``torch.compile`` when asked. Pictures,
-colour, bands and video planes are ``pipeline.Upscaler``'s, on top of this.
+``torch.compile`` when asked. Pictures, colour, bands and video planes are ``pipeline.Upscaler``'s,
+on top of this.
 """
 
 from __future__ import annotations
@@ -73,8 +73,9 @@ class Engine:
     ``precision``: 'fp32', 'bf16' (for CPUs with AMX / AVX-512 BF16 and for GPUs) or 'auto' (bf16
     where native). On the CPU the network runs on a copy of the model, channels-last, in a family's
     ``fold_for_inference`` form where it has one (the same function, to float rounding), in that
-    precision; a GPU runs float32 on the model as given, bf16 on such a copy. ``tile``: the side, in output pixels, of the tiles the network runs on; None
-    tiles automatically above ``AUTO_TILE_PIXELS``, 0 never. Tiles overlap by the network's receptive
+    precision; a GPU runs float32 on the model as given, bf16 on such a copy. ``tile``: the side,
+    in output pixels, of the tiles the network runs on; None tiles automatically above
+    ``AUTO_TILE_PIXELS``, 0 never. Tiles overlap by the network's receptive
     radius, so the result equals the whole-image result. ``progress``: called as
     ``progress(done, total)`` after each tile (the CLI's progress bar). ``compile``: run each tile
     (and, in the pipeline, each band) through ``torch.compile``: faster a call, but each new input

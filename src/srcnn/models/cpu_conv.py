@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["CHANNEL_BLOCK", "conv", "column_group", "column_grouped", "ungroup_columns"]
+__all__ = ["CHANNEL_BLOCK", "conv", "column_group", "groups_columns", "column_grouped", "ungroup_columns"]
 
 _FUSED_CONV = getattr(torch.ops.mkldnn, "_convolution_pointwise", None) if torch.backends.mkldnn.is_available() else None
 _FUSED_DTYPES = (torch.float32, torch.bfloat16)
@@ -36,14 +36,21 @@ def conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, relu:
 # oneDNN's CPU convolutions compute output channels in blocks of 16 (bf16, AVX-512 and AMX), so a
 # last layer with 4 outputs (x2's phases) wastes three quarters of every block. Grouping g = 16 /
 # outputs neighbouring columns fills the block (`benchmarks/realtime.py --video-stages` times x2's
-# frames). bf16 only: in float32 oneDNN summed a grouped column in another order in a tile than in
-# the whole image.
+# frames).
 CHANNEL_BLOCK = 16
 
 
 def column_group(outputs: int) -> int:
     """How many neighbouring columns a layer with ``outputs`` channels groups into one block (1: none)."""
     return CHANNEL_BLOCK // outputs if outputs < CHANNEL_BLOCK and CHANNEL_BLOCK % outputs == 0 else 1
+
+
+def groups_columns(x: torch.Tensor) -> bool:
+    """Whether a convolution of ``x`` may run column-grouped: bf16 inference on the CPU only. In
+    float32 oneDNN summed a grouped column in another order in a tile than in the whole image
+    (tiles must be bit-identical there); training and the ONNX exporter take the plain layer."""
+    return (x.device.type == "cpu" and x.dtype == torch.bfloat16 and not torch.is_grad_enabled()
+            and not torch.jit.is_tracing())
 
 
 def column_grouped(weight: torch.Tensor, group: int) -> torch.Tensor:

@@ -196,9 +196,7 @@ class _FoldedLayers(nn.Module):
         y.add_(cpu_conv.conv(x, self.shrink_bypass, None))
         # each narrow activation comes out padded for the layer after it (replicate padding commutes
         # with the 1x1 expanding layer and its ReLU, so the up-sampling layer's padding goes there)
-        # column-grouped on the CPU in bf16 only: in float32 its sums came out in the last bit
-        # differently between a tile and the whole image, which must be bit-identical there
-        group = self.column_group if x.device.type == "cpu" and x.dtype == torch.bfloat16 else 1
+        group = self.column_group if cpu_conv.groups_columns(x) else 1
         width = x.shape[-1] - 2 * p
         pads = [1] * len(self.maps) + [self.last_pad]
         extras = [0] * len(self.maps) + [-width % group]  # whole column groups for the last layer

@@ -91,11 +91,10 @@ class SRCNNConfig:
 
 
 def _column_group(conv: nn.Conv2d, x: torch.Tensor) -> int:
-    """The reconstruction layer's one output channel fills a sixteenth of oneDNN's blocks: in bf16
-    inference on the CPU it runs column-grouped (``cpu_conv.column_grouped``: 16 columns' outputs as
-    one pixel's channels). Not in float32, where a tile's sums must equal the whole image's."""
-    if x.device.type != "cpu" or x.dtype != torch.bfloat16 or torch.is_grad_enabled() \
-            or torch.compiler.is_compiling() or torch.jit.is_tracing():
+    """The reconstruction layer's one output channel fills a sixteenth of oneDNN's blocks: where
+    ``cpu_conv.groups_columns`` allows (bf16 CPU inference), and eagerly, it runs column-grouped
+    (16 columns' outputs as one pixel's channels)."""
+    if not cpu_conv.groups_columns(x) or torch.compiler.is_compiling():
         return 1
     return cpu_conv.column_group(conv.out_channels)
 
