@@ -28,6 +28,12 @@
 #   fsrcnn-cpu-4: after the third GPU round (H200, 2026-11-27): the shipped FSRCNN x3 and FSRCNN-s x3
 #              trained on in fp32 on the CPU, batch 64, a fresh cosine from lr 1e-4 (x3) and 2e-4 (FSRCNN-s);
 #              each is kept only if validation rises (issue 13: Set5 x3 0.08 dB, FSRCNN-s 0.15 dB short).
+#   fsrcnn-cpu-5: after the fourth GPU round (H200, 2026-11-28, scripts/train_fsrcnn_on_gpu_round4.sh and
+#              its second call), which moved to 96-pixel patches (32 LR pixels: a third of each patch with
+#              real context): the shipped x3 and FSRCNN-s x3 trained on likewise on the CPU, a fresh cosine
+#              each: x3 from lr 2e-5 at batch 32 (tried first at 5e-5 and batch 16, the pixels of 64 48-pixel
+#              patches: validation fell 0.01 dB in its first 3000 steps, so it was stopped), FSRCNN-s from
+#              1e-4 at batch 16.
 #   real-cascade: the real-world x3 model as a cascade (--restorer): the deep denoiser cleans the LR
 #              image, the shipped clean FSRCNN x3 up-scales it, both trained on together on the `real`
 #              chain. One network alone traded clean quality against degraded quality. (The shipped
@@ -92,6 +98,11 @@ case $stage in
         --init-from $pre/fsrcnn_x3.safetensors --lr 1e-4 --warmup-steps 100 --precision fp32
     run fsrcnn_s_x3_cpu4 --family fsrcnn --dsm 32 5 1 --scale 3 --patch-size 48 --batch-size 64 \
         --init-from $pre/fsrcnn-s_x3.safetensors --lr 2e-4 --warmup-steps 100 --precision fp32 ;;
+  fsrcnn-cpu-5)
+    run fsrcnn_x3_cpu5 --family fsrcnn --upsampler deconv --scale 3 --patch-size 96 --batch-size 32 \
+        --init-from $pre/fsrcnn_x3.safetensors --lr 2e-5 --warmup-steps 100 --precision fp32
+    run fsrcnn_s_x3_cpu5 --family fsrcnn --dsm 32 5 1 --scale 3 --patch-size 96 --batch-size 16 \
+        --init-from $pre/fsrcnn-s_x3.safetensors --lr 1e-4 --warmup-steps 100 --precision fp32 ;;
   real-cascade)
     run real_cascade_x3 --family fsrcnn --upsampler deconv --scale 3 --patch-size 96 --batch-size 16 \
         --degradation real --restorer $pre/denoise_3x12.safetensors --init-from $pre/fsrcnn_x3.safetensors \
@@ -106,6 +117,6 @@ case $stage in
         --init-from "$runs/real_cascade_x3_2/best.safetensors" --lr 7e-5 --warmup-steps 100 ;;
   jpeg-deep)
     run jpeg_deep "${deep[@]}" --degradation jpeg:5-90 --init-from "$runs/denoise_deep_start.safetensors" ;;
-  *) echo "unknown stage $stage: restore, real-a, real-b, restore-deep, restore-deep-2, restore-deep-3, fsrcnn-x2, real-cascade, real-cascade-2, real-cascade-3 or jpeg-deep" >&2; exit 2 ;;
+  *) echo "unknown stage $stage: restore, real-a, real-b, restore-deep, restore-deep-2, restore-deep-3, fsrcnn-x2, fsrcnn-x3, fsrcnn-cpu-4, fsrcnn-cpu-5, real-cascade, real-cascade-2, real-cascade-3 or jpeg-deep" >&2; exit 2 ;;
 esac
 wait

@@ -454,6 +454,10 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
         write_text_atomic(out / "config.json", json.dumps(asdict(cfg), indent=2))  # other ranks may read it
     torch.manual_seed(cfg.seed)
     dtype = resolve_precision(cfg.precision, device)
+    if device.type == "cuda" and dtype is None:
+        # --precision fp32 means float32: PyTorch's default lets cuDNN convolve in TF32 (10-bit
+        # mantissas), whose rounding noise is of the size of the last fine-tuning gains
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
 
     # data: training patches and a held-out validation split of the training images
     paths = [p for d in cfg.data for p in list_images(d)]
