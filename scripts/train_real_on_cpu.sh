@@ -34,6 +34,10 @@
 #              each: x3 from lr 2e-5 at batch 32 (tried first at 5e-5 and batch 16, the pixels of 64 48-pixel
 #              patches: validation fell 0.01 dB in its first 3000 steps, so it was stopped), FSRCNN-s from
 #              1e-4 at batch 16.
+#   fsrcnn-cpu-6: FSRCNN-s once more from its shipped file (round five's best), at four times the batch
+#              and half the lr: round five's validation had flattened at 29.305-29.307 under lr 1e-4, batch 16.
+#              Not shipped: its best, 29.3074 dB (step 11,000 of 42,792, 90 minutes on one thread of an
+#              AVX2-only AMD EPYC), stays below round five's 29.3083 (logs: docs/training/fsrcnn_cpu6).
 #   real-cascade: the real-world x3 model as a cascade (--restorer): the deep denoiser cleans the LR
 #              image, the shipped clean FSRCNN x3 up-scales it, both trained on together on the `real`
 #              chain. One network alone traded clean quality against degraded quality. (The shipped
@@ -103,6 +107,9 @@ case $stage in
         --init-from $pre/fsrcnn_x3.safetensors --lr 2e-5 --warmup-steps 100 --precision fp32
     run fsrcnn_s_x3_cpu5 --family fsrcnn --dsm 32 5 1 --scale 3 --patch-size 96 --batch-size 16 \
         --init-from $pre/fsrcnn-s_x3.safetensors --lr 1e-4 --warmup-steps 100 --precision fp32 ;;
+  fsrcnn-cpu-6)
+    run fsrcnn_s_x3_cpu6 --family fsrcnn --dsm 32 5 1 --scale 3 --patch-size 96 --batch-size 64 \
+        --init-from $pre/fsrcnn-s_x3.safetensors --lr 5e-5 --warmup-steps 100 --precision fp32 ;;
   real-cascade)
     run real_cascade_x3 --family fsrcnn --upsampler deconv --scale 3 --patch-size 96 --batch-size 16 \
         --degradation real --restorer $pre/denoise_3x12.safetensors --init-from $pre/fsrcnn_x3.safetensors \
@@ -117,6 +124,6 @@ case $stage in
         --init-from "$runs/real_cascade_x3_2/best.safetensors" --lr 7e-5 --warmup-steps 100 ;;
   jpeg-deep)
     run jpeg_deep "${deep[@]}" --degradation jpeg:5-90 --init-from "$runs/denoise_deep_start.safetensors" ;;
-  *) echo "unknown stage $stage: restore, real-a, real-b, restore-deep, restore-deep-2, restore-deep-3, fsrcnn-x2, fsrcnn-x3, fsrcnn-cpu-4, fsrcnn-cpu-5, real-cascade, real-cascade-2, real-cascade-3 or jpeg-deep" >&2; exit 2 ;;
+  *) echo "unknown stage $stage: restore, real-a, real-b, restore-deep, restore-deep-2, restore-deep-3, fsrcnn-x2, fsrcnn-x3, fsrcnn-cpu-4, fsrcnn-cpu-5, fsrcnn-cpu-6, real-cascade, real-cascade-2, real-cascade-3 or jpeg-deep" >&2; exit 2 ;;
 esac
 wait

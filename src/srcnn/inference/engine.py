@@ -19,16 +19,9 @@ from torch import nn
 
 from ..constants import SCALES
 from ..errors import SRCNNError
+from ..models.cpu_conv import bf16_supported
 
 __all__ = ["Engine", "bf16_supported", "resolve_precision", "resolve_device"]
-
-
-def bf16_supported() -> bool:
-    """True where the CPU has native bf16 matrix units (AMX or AVX-512 BF16)."""
-    try:
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:

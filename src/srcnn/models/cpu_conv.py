@@ -10,10 +10,22 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["CHANNEL_BLOCK", "conv", "column_group", "groups_columns", "column_grouped", "ungroup_columns"]
+__all__ = ["CHANNEL_BLOCK", "bf16_supported", "conv", "column_group", "groups_columns", "column_grouped", "ungroup_columns"]
 
 _FUSED_CONV = getattr(torch.ops.mkldnn, "_convolution_pointwise", None) if torch.backends.mkldnn.is_available() else None
-_FUSED_DTYPES = (torch.float32, torch.bfloat16)
+
+
+def bf16_supported() -> bool:
+    """True where the CPU has native bf16 matrix units (AMX or AVX-512 BF16) that oneDNN uses."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+# oneDNN's bf16 convolutions refuse to run on a CPU without AVX-512 or AVX-NE-CONVERT (an AVX2-only
+# AMD EPYC, say): there bf16 takes ATen's own path, slow but exact to its rounding.
+_FUSED_DTYPES = (torch.float32, torch.bfloat16) if bf16_supported() else (torch.float32,)
 
 
 def conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, relu: bool = False,
