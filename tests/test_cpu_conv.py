@@ -75,3 +75,16 @@ def test_srcnns_reconstruction_layer_runs_grouped_in_bf16_inference_with_the_sam
         plain = bf16(x)
     assert grouped.shape == plain.shape == x.shape
     assert (grouped - plain).abs().max() <= 2**-7 * plain.abs().max()
+
+
+def test_bf16_without_native_support_takes_atens_path_with_the_same_values(monkeypatch):
+    """On a CPU without native bf16 (AVX2 only) oneDNN refuses bf16 convolutions; ``conv`` must then
+    run them through ATen, fused ReLU and column stride included. Forced here on any machine."""
+    torch.manual_seed(0)
+    x = torch.rand(1, 12, 9, 20).bfloat16().contiguous(memory_format=torch.channels_last)
+    weight, bias = torch.randn(8, 12, 3, 3).bfloat16(), torch.randn(8).bfloat16()
+    monkeypatch.setattr(cpu_conv, "_FUSED_DTYPES", (torch.float32,))
+    for relu, stride in ((False, 1), (True, 1), (False, 2)):
+        want = F.conv2d(x, weight, bias, stride=(1, stride))
+        want = want.relu() if relu else want
+        assert torch.equal(cpu_conv.conv(x, weight, bias, relu=relu, column_stride=stride), want)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["CHANNEL_BLOCK", "bf16_supported", "conv", "column_group", "groups_columns", "column_grouped", "ungroup_columns"]
+__all__ = ["CHANNEL_BLOCK", "bf16_supported", "conv", "column_group", "groups_columns", "column_grouped",
+           "ungroup_columns"]
 
 _FUSED_CONV = getattr(torch.ops.mkldnn, "_convolution_pointwise", None) if torch.backends.mkldnn.is_available() else None
 
