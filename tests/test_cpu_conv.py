@@ -1,6 +1,6 @@
 """The CPU inference convolutions (models.cpu_conv): column grouping gives the plain convolution's
-values, and in bf16 (the only precision inference groups in) a column's value does not depend on
-where in its group it falls."""
+values, and where inference groups (bf16; float32 too over a one-channel input, the bicubic's) a
+column's value does not depend on where in its group it falls."""
 
 import pytest
 import torch
@@ -53,6 +53,35 @@ def test_the_bicubic_layer_gives_the_same_values_through_either_convolution(scal
     assert fast.shape == (2, 1, 13 * scale, 23 * scale)
     assert (fast - slow).abs().max() <= 1e-6
     assert torch.equal(pixel_shuffle(layer.phases(x), scale), fast)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_x2_bicubic_runs_column_grouped_and_a_crop_gives_the_whole_planes_values_bit_for_bit(dtype, monkeypatch):
+    """x2's 4 phases (the FSRCNN skip, video chroma) run 4 columns to a block at inference, float32
+    included: over one channel's taps a sum does not depend on its column, so bands and tiles stay
+    bit-identical to the whole image."""
+    strides = []
+    conv = cpu_conv.conv
+    monkeypatch.setattr(cpu_conv, "conv", lambda *a, **k: strides.append(k.get("column_stride", 1)) or conv(*a, **k))
+    layer = BicubicUpsample(2)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for _ in range(12):
+            h, w = (int(v) for v in torch.randint(9, 90, (2,), generator=generator))
+            x = torch.rand(1, 1, h, w, generator=generator).to(dtype)
+            whole = layer.phases(x)
+            t0, l0 = (int(v) for v in torch.randint(0, 4, (2,), generator=generator))
+            b0, r0 = h - int(torch.randint(0, 4, (1,), generator=generator)), w - int(torch.randint(0, 5, (1,),
+                                                                                                   generator=generator))
+            crop = layer.phases(x[..., t0:b0, l0:r0])
+            r = 2  # the bicubic's reach: past it the crop's border rule no longer matters
+            assert torch.equal(crop[..., r:-r, r:-r], whole[..., t0 + r : b0 - r, l0 + r : r0 - r])
+        exact = F.conv2d(F.pad(x.float(), (2, 2, 2, 2), mode="replicate"), layer.kernel.float())  # interior alike
+        assert (layer.phases(x.float())[..., 2:-2, 2:-2] - exact[..., 2:-2, 2:-2]).abs().max() <= 1e-6
+    assert set(strides) == {4}
+    strides.clear()
+    layer.phases(torch.rand(1, 1, 9, 9))  # autograd on (training): the plain layer
+    assert set(strides) == {1}
 
 
 def test_srcnns_reconstruction_layer_runs_grouped_in_bf16_inference_with_the_same_values(monkeypatch):

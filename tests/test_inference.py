@@ -232,3 +232,39 @@ def test_a_read_only_image_upscales_without_a_warning():
         warnings.simplefilter("error")
         out = Upscaler(random_model(), 2).upscale_array(image)
     assert out.shape == (24, 28, 3)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("layout", ["channels_last", "contiguous"])
+@pytest.mark.parametrize("peak", [255.0, 65535.0])
+def test_rounding_and_shuffling_in_one_pass_gives_the_rounded_pixel_shuffle(scale, layout, peak):
+    from srcnn.inference.pipeline import _round_half_up, _round_shuffled
+    from srcnn.models.upsample import pixel_shuffle
+
+    torch.manual_seed(0)
+    phases = (torch.rand(1, scale * scale, 13, 21) * 1.2 - 0.1) * peak + 0.5  # values past both ends saturate
+    if layout == "channels_last":
+        phases = phases.contiguous(memory_format=torch.channels_last)
+    expected = _round_half_up(pixel_shuffle(phases.clone(), scale)[0, 0], peak)
+    got = _round_shuffled(phases[0].clone(), scale, peak)
+    assert got.dtype == expected.dtype and torch.equal(got, expected)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("precision", ["fp32", "auto"])
+def test_an_lr_grid_models_grey_plane_gives_the_rounded_network_output(scale, dtype, precision):
+    """A grey plane (a video's luma) takes the network's phases and rounds and shuffles them in one
+    pass: the same pixels as rounding the network's pixel-shuffled output."""
+    from srcnn.inference.pipeline import _round_half_up
+    from srcnn.models.weights import resolve_model
+
+    model, _ = resolve_model("fsrcnn", scale)
+    upscaler = Upscaler(model, scale, precision)
+    peak = float(np.iinfo(dtype).max)
+    grey = np.random.default_rng(scale).integers(0, int(peak) + 1, (37, 53)).astype(dtype)
+    with torch.inference_mode():
+        plain = upscaler._run(torch.from_numpy(grey.astype(np.float32))[None, None] / peak)
+    expected = _round_half_up(plain[0, 0] * peak + 0.5, peak).numpy().astype(dtype)
+    got = upscaler.upscale_array(grey)
+    assert got.dtype == dtype and np.array_equal(got, expected)

@@ -187,3 +187,50 @@ def test_training_with_patches_cut_on_the_device_learns_and_resumes_exactly(tiny
     rows = read_log(tmp_path / "straight")
     assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
     assert [r["val_psnr"] for r in rows] == [r["val_psnr"] for r in read_log(tmp_path / "killed")]
+
+
+def test_a_moving_average_of_the_weights_is_what_is_validated_and_kept(tiny_set, tmp_path):
+    from safetensors.torch import load_file
+
+    cfg = small_config(tiny_set, tmp_path / "run", steps=20, val_every=20, ema=0.9)
+    best = train(cfg, progress=False)
+    saved = load_file(str(tmp_path / "run" / "checkpoint.safetensors"))
+    kept = load_model(best)[0].state_dict()
+    assert kept and all(torch.equal(kept[k], saved[f"ema.{k}"]) for k in kept)
+    assert any(not torch.equal(kept[k], saved[f"model.{k}"]) for k in kept)  # the average, not the last step
+
+
+def test_the_moving_average_follows_its_decay():
+    from srcnn.training.train import _moving_average, _update_average
+
+    model = torch.nn.Conv2d(1, 2, 3)
+    average = _moving_average(model, TrainConfig(ema=0.75))
+    start = model.weight.detach().clone()
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    _update_average(average, model, 0.75)
+    _update_average(average, model, 0.75)
+    expected = start + 1.0 - 0.75**2  # two steps towards the moved weights
+    assert torch.allclose(average.weight, expected)
+    assert not average.weight.requires_grad
+
+
+def test_a_killed_run_with_a_moving_average_resumes_exactly(tiny_set, tmp_path):
+    straight = small_config(tiny_set, tmp_path / "straight", steps=40, val_every=10, ema=0.8)
+    train(straight, progress=False)
+    train(small_config(tiny_set, tmp_path / "killed", steps=40, val_every=10, ema=0.8), progress=False, stop_at=25)
+    train(small_config(tiny_set, tmp_path / "killed", steps=40, val_every=10, ema=0.8, resume=True), progress=False)
+    a = load_model(tmp_path / "straight" / "best.safetensors")[0].state_dict()
+    b = load_model(tmp_path / "killed" / "best.safetensors")[0].state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["val_psnr"] for r in read_log(tmp_path / "straight")] == \
+        [r["val_psnr"] for r in read_log(tmp_path / "killed")]
+
+
+@pytest.mark.parametrize("decay", [1.0, -0.5, 1.5])
+def test_a_decay_outside_zero_and_one_is_refused_before_anything_is_written(tiny_set, tmp_path, decay):
+    from srcnn.errors import SRCNNError
+
+    with pytest.raises(SRCNNError, match="--ema"):
+        train(small_config(tiny_set, tmp_path / "run", ema=decay), progress=False)
+    assert not (tmp_path / "run").exists()

@@ -151,9 +151,23 @@ def _upscaler_from(args):
         from ..models.weights import load_restorer
 
         model, _ = load_restorer(args.model, args.task)
-        return Upscaler(model, 1, args.precision, args.device, args.tile, ensemble=args.ensemble)
-    return make_upscaler(args.scale, args.model, args.method, args.precision, args.device, args.tile,
-                         ensemble=getattr(args, "ensemble", False))
+        upscaler = Upscaler(model, 1, args.precision, args.device, args.tile, ensemble=args.ensemble)
+        _freeze_heap()
+        return upscaler
+    upscaler = make_upscaler(args.scale, args.model, args.method, args.precision, args.device, args.tile,
+                             ensemble=getattr(args, "ensemble", False))
+    _freeze_heap()
+    return upscaler
+
+
+def _freeze_heap() -> None:
+    """Move every object alive now (torch's modules, the model) out of the garbage collector's reach:
+    they live until exit anyway, and the collector no longer walks them, neither in the full
+    collections a long video triggers nor in the one at exit, which took about 0.5 s after
+    `import torch` alone (`benchmarks/realtime.py` times whole processes)."""
+    import gc
+
+    gc.freeze()
 
 
 def _add_ensemble_option(parser: argparse.ArgumentParser) -> None:
@@ -297,6 +311,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="train this long at most, all sessions of the run together; the lr schedule then runs on "
                          "wall time (not repeatable) and the progress bar counts seconds (default: no limit)")
     tr.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps, help="lr warm-up steps (adam)")
+    tr.add_argument("--ema", type=float, default=defaults.ema, metavar="DECAY",
+                    help="validate and keep an exponential moving average of the weights with this decay, e.g. "
+                         "0.999 (default: 0, off)")
     tr.add_argument("--val-every", type=int, default=defaults.val_every, help="validate every this many steps")
     tr.add_argument("--precision", default=defaults.precision, choices=PRECISIONS,
                     help="auto: bf16 where the CPU has AMX / AVX-512 BF16, or on CUDA")

@@ -176,6 +176,17 @@ class Engine:
                 total = y if total is None else total + y
         return (total / 8).cpu()
 
+    def _run_phases(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The network's output before its pixel shuffle (float32, on the CPU) for a family that
+        offers it (``output_phases``: the LR-grid ones), so that the pipeline can round and shuffle
+        in one pass; None for the others, the ensemble and under ``torch.compile`` (which fuses the
+        plain path itself)."""
+        if self.ensemble or not hasattr(self.net, "output_phases") or torch.compiler.is_compiling():
+            return None
+        if self.net is not self.model:  # the engine's own channels-last copy
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.net.output_phases(x.to(self.device)).float().cpu()
+
     def _through(self, fn: Callable, *args):
         """``fn(*args)``, through ``torch.compile`` when ``self.compile`` (one compiled function each);
         eagerly, with a one-line warning, where compiling fails."""

@@ -58,11 +58,14 @@ def column_group(outputs: int) -> int:
     return CHANNEL_BLOCK // outputs if outputs < CHANNEL_BLOCK and CHANNEL_BLOCK % outputs == 0 else 1
 
 
-def groups_columns(x: torch.Tensor) -> bool:
-    """Whether a convolution of ``x`` may run column-grouped: bf16 inference on the CPU only. In
-    float32 oneDNN summed a grouped column in another order in a tile than in the whole image
-    (tiles must be bit-identical there); training and the ONNX exporter take the plain layer."""
-    return (x.device.type == "cpu" and x.dtype == torch.bfloat16 and not torch.is_grad_enabled()
+def groups_columns(x: torch.Tensor, one_channel: bool = False) -> bool:
+    """Whether a convolution of ``x`` may run column-grouped: inference on the CPU, in bf16, or in
+    float32 too for a ``one_channel`` input. For x2's 56-map last layer oneDNN summed a grouped column
+    in another order in a float32 tile than in the whole image (tiles must be bit-identical there);
+    over one channel's taps the sums came out the same at every offset (the bicubic's, tested).
+    Training and the ONNX exporter take the plain layer."""
+    dtypes = (torch.float32, torch.bfloat16) if one_channel else (torch.bfloat16,)
+    return (x.device.type == "cpu" and x.dtype in dtypes and not torch.is_grad_enabled()
             and not torch.jit.is_tracing())
 
 

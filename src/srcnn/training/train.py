@@ -20,6 +20,7 @@ of the global batch (docs/distributed.md).
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import logging
@@ -144,8 +145,10 @@ def compute_loss(out: torch.Tensor, target: torch.Tensor, cfg: TrainConfig) -> t
 # ---- checkpoints: everything in one safetensors file, scalars as JSON metadata -------------------
 
 def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int, best: dict,
-                    cfg: TrainConfig, elapsed: float = 0.0) -> None:
+                    cfg: TrainConfig, elapsed: float = 0.0, average: torch.nn.Module | None = None) -> None:
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    if average is not None:
+        tensors.update({f"ema.{k}": v for k, v in average.state_dict().items()})
     opt = optimizer.state_dict()
     for idx, state in opt["state"].items():
         for key, value in state.items():
@@ -187,12 +190,16 @@ def _device_name(device: torch.device) -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
-def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[int, dict, float]:
-    """Restore model, optimiser and torch RNG; returns (step, best validation, seconds trained so far)."""
+def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    average: torch.nn.Module | None = None) -> tuple[int, dict, float]:
+    """Restore model, optimiser, torch RNG and the weights' moving average (where the run keeps one);
+    returns (step, best validation, seconds trained so far)."""
     meta = read_checkpoint_metadata(path)
     try:
         tensors = load_file(str(path))
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        if average is not None:
+            average.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
         state: dict[int, dict] = {}
         for key, value in tensors.items():
             if key.startswith("optim."):
@@ -425,6 +432,25 @@ def _agree(value: float, world: int, device: torch.device) -> float:
     return float(tensor.item())
 
 
+def _moving_average(model: torch.nn.Module, cfg: TrainConfig) -> torch.nn.Module | None:
+    """A frozen copy of ``model`` that ``_update_average`` keeps as the exponential moving average
+    of its weights (``cfg.ema``, the decay), or None where the run keeps none."""
+    if not cfg.ema:
+        return None
+    average = copy.deepcopy(model)
+    for p in average.parameters():
+        p.requires_grad_(False)
+    return average
+
+
+@torch.no_grad()
+def _update_average(average: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """average <- decay * average + (1 - decay) * model, for every parameter (buffers are copied)."""
+    torch._foreach_lerp_(list(average.parameters()), [p.detach() for p in model.parameters()], 1.0 - decay)
+    for mine, theirs in zip(average.buffers(), model.buffers()):
+        mine.copy_(theirs)
+
+
 def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -> Path:
     """Train (or resume) a run in ``cfg.out``; returns the path of the best weights.
 
@@ -441,6 +467,8 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
         raise SRCNNError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     if cfg.stream and cfg.hr_scales:
         raise SRCNNError("--hr-scales needs the in-memory data (drop --stream)")
+    if cfg.ema and not 0.0 < cfg.ema < 1.0:
+        raise SRCNNError(f"--ema {cfg.ema}: the decay must lie between 0 and 1 (e.g. 0.999), or 0 for none")
     if cfg.resume:  # the same checks for API callers as for the CLI, before anything is written
         saved = _saved_config(out)
         if saved is not None:
@@ -479,10 +507,12 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
         load_initial_weights(model, cfg.init_from, cfg)
     model.to(device).to(memory_format=torch.channels_last).train()
     optimizer = build_optimizer(model, cfg)
+    average = _moving_average(model, cfg)  # what is validated and kept, where the run averages
+    scored = average if average is not None else model
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     step, best, elapsed = 0, {"psnr": -1.0, "ssim": 0.0, "step": 0}, 0.0
     if cfg.resume and ckpt_path.exists():
-        step, best, elapsed = load_checkpoint(ckpt_path, model, optimizer)
+        step, best, elapsed = load_checkpoint(ckpt_path, model, optimizer, average)
         log.info("resumed %s at step %d", ckpt_path, step)
     net = DistributedDataParallel(model) if world > 1 else model
     if lead and not log_path.exists():
@@ -517,6 +547,8 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
         optimizer.zero_grad(set_to_none=True)
         loss.backward()  # DDP averages the gradients of the ranks' shares: the global batch's gradient
         optimizer.step()
+        if average is not None:
+            _update_average(average, model, cfg.ema)
         step += 1
         running.append(loss.detach())  # read back only when logged: no device sync per step
         _advance(bar, cfg, step, seconds)
@@ -526,12 +558,12 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
         stop = False
         mean_loss = torch.stack(running).mean().item()
         if lead:
-            val_psnr, val_ssim = validate(model, val_images, cfg, device, dtype)
+            val_psnr, val_ssim = validate(scored, val_images, cfg, device, dtype)
             if val_psnr > best["psnr"]:
                 best = {"psnr": val_psnr, "ssim": val_ssim, "step": step}
-                save_model(model, best_path, cfg.scale, val_psnr=round(val_psnr, 4), step=step,
+                save_model(scored, best_path, cfg.scale, val_psnr=round(val_psnr, 4), step=step,
                            recipe=cfg.recipe, degradation=cfg.degradation, **task_metadata(cfg))
-            monitor = f"{validate(model, monitor_images, cfg, device, dtype)[0]:.4f}" if monitor_images else ""
+            monitor = f"{validate(scored, monitor_images, cfg, device, dtype)[0]:.4f}" if monitor_images else ""
             with log_path.open("a", newline="") as f:
                 csv.writer(f).writerow([step, step * cfg.batch_size, f"{mean_loss:.6g}", f"{val_psnr:.4f}",
                                         f"{val_ssim:.5f}", f"{optimizer.param_groups[0]['lr']:.3g}",
@@ -543,7 +575,7 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
             if out_of_time:
                 log.info("time limit of %.0f s reached at step %d", cfg.time_limit, step)
             finished = stop or out_of_time or step == cfg.steps
-            save_checkpoint(ckpt_path, model, optimizer, step, best, cfg, time.time() - start)
+            save_checkpoint(ckpt_path, model, optimizer, step, best, cfg, time.time() - start, average)
             if finished:
                 write_text_atomic(out / "summary.json", json.dumps(
                     {"step": step, "backprops": step * cfg.batch_size, "seconds": round(time.time() - start, 1),

@@ -48,6 +48,9 @@ class TrainConfig:
     steps: int = 20000
     time_limit: float | None = None  # seconds of training; the schedule then runs on wall time
     warmup_steps: int = 200
+    # decay of an exponential moving average of the weights (0: off; e.g. 0.999). With it, validation,
+    # the best weights and the run's output are the average's: it smooths the last steps' noise
+    ema: float = 0.0
     val_every: int = 1000
     precision: str = "auto"  # fp32, bf16 or auto (bf16 where the CPU has AMX / AVX-512 BF16)
     device: str = "auto"
