@@ -8,10 +8,11 @@
    --compile on` does, and `--compile auto` for the video of a model without its own inference form):
    the seconds of the first call (the compiles) and the steady rate after it.
 3. Whole processes: `srcnn upscale 720p.png -o 4k.png --scale 3 --model fsrcnn` against a bare
-   `python -c "import torch"`; an 8K output (2560x1440 x3) with fsrcnn, its peak RSS; a 10 s
-   640x360 30 fps clip with audio upscaled x2 with fsrcnn, the real-time factor, three times: as
-   the CLI does by default (`--compile auto`, which runs FSRCNN's own inference form eagerly), then
-   with `--compile on` and an empty inductor cache, then again with the cache that run left.
+   `python -c "import torch"` (best of 3, beside the same with ``gc.freeze()``, which the CLI
+   calls); an 8K output (2560x1440 x3) with fsrcnn, its peak RSS; a 10 s 640x360 30 fps clip
+   with audio upscaled x2 with fsrcnn, the real-time factor, three times: as the CLI does by
+   default (`--compile auto`, which runs FSRCNN's own inference form eagerly), then with
+   `--compile on` and an empty inductor cache, then again with the cache that run left.
 
 4. ``--video-stages``: the clip's stages one by one, in one process: decoding; the x2 network on one
    frame's planes with one torch thread and with all of them; the encoder alone on the upscaled
@@ -187,19 +188,30 @@ def main() -> int:
         tmp = Path(tmp)
         Image.fromarray(frame).save(tmp / "720p.png")
         Image.fromarray(test_frame(1440, 2560)).save(tmp / "1440p.png")
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import torch"], check=True)
-        bare = time.perf_counter() - start
+        bare = bare_import_seconds("import torch")
+        frozen = bare_import_seconds("import torch, gc; gc.freeze()")
+        print(f"\nbare `python -c 'import torch'` {bare:.2f} s; with gc.freeze() before exit (what the CLI does "
+              f"once its model is loaded) {frozen:.2f} s: the collector's walk at exit costs {bare - frozen:.2f} s")
         whole, _ = timed_cli(["upscale", str(tmp / "720p.png"), "-o", str(tmp / "4k.png"), "--scale", "3",
                               "--model", "fsrcnn", "--quiet"])
         whole_955, _ = timed_cli(["upscale", str(tmp / "720p.png"), "-o", str(tmp / "4k_955.png"), "--scale", "3",
                                   "--model", "srcnn", "--quiet"])
-        print(f"\nwhole process, 1280x720 -> 3840x2160: fsrcnn {whole:.2f} s, 9-5-5 {whole_955:.2f} s; "
+        print(f"whole process, 1280x720 -> 3840x2160: fsrcnn {whole:.2f} s, 9-5-5 {whole_955:.2f} s; "
               f"bare `python -c 'import torch'` {bare:.2f} s; fsrcnn / import torch = {whole / bare:.2f}x")
         wall, rss = timed_cli(["upscale", str(tmp / "1440p.png"), "-o", str(tmp / "8k.png"), "--scale", "3",
                                "--model", "fsrcnn", "--quiet"])
         print(f"2560x1440 -> 7680x4320 (8K) with fsrcnn: {wall:.2f} s, peak RSS {rss:.0f} MiB")
     return video_runs()
+
+
+def bare_import_seconds(code: str, repeats: int = 3) -> float:
+    """The best wall seconds of ``repeats`` processes running ``python -c CODE``."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 def video_runs() -> int:

@@ -110,7 +110,7 @@ class FSRCNNConfig:
 def _prelu_padded(x: torch.Tensor, slope: torch.Tensor, pad: int, extra: int = 0) -> torch.Tensor:
     """``F.pad(F.prelu(x, slope), (pad, pad + extra, pad, pad), mode="replicate")`` in fewer passes
     over memory: on a channels-last map, each row is w * c values, so the slopes are one row long
-    (ATen's PReLU vectorises that view; per channel over c = 12 it ran about 30 times slower), and the
+    (ATen's PReLU vectorises that view; per channel over c = 12 it ran many times slower), and the
     result is copied straight into the padded buffer's interior. Compiled, or on other layouts, the
     plain ops (inductor fuses them)."""
     n, c, h, w = x.shape
@@ -120,8 +120,8 @@ def _prelu_padded(x: torch.Tensor, slope: torch.Tensor, pad: int, extra: int = 0
     rows = x.permute(0, 2, 3, 1).view(h, w * c)
     padded = torch.empty((n, c, h + 2 * pad, w + 2 * pad + extra), dtype=x.dtype, device=x.device,
                          memory_format=torch.channels_last)
-    # one pass where max(u, w * u) took two and a temporary: 0.62 against 1.47 ms for a 360p map of
-    # 12 channels in bf16 (one thread, AMD EPYC); the copy into the padded buffer is cheap
+    # one pass where max(u, w * u) took two and a temporary (`benchmarks/realtime.py --video-stages`
+    # times the network per frame); the copy into the padded buffer is cheap
     padded.permute(0, 2, 3, 1)[0, pad : pad + h, pad : pad + w].view(h, w * c).copy_(
         F.prelu(rows, slope.reshape(-1).repeat(w)))
     padded[:, :, :pad, pad : pad + w] = padded[:, :, pad : pad + 1, pad : pad + w]

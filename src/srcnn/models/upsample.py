@@ -99,9 +99,9 @@ class BicubicUpsample(nn.Module):
         if torch.compiler.is_compiling():
             phases = F.conv2d(symmetric_pad(planes, RADIUS), kernel)
         elif (group := cpu_conv.column_group(self.scale**2)) > 1 and cpu_conv.groups_columns(planes, one_channel=True):
-            # x2's 4 phases fill a quarter of oneDNN's 16-channel block: 4 columns grouped, 0.64
-            # against 2.0 ms for a 360p plane (one thread, AMD EPYC), within 3e-7 of the plain sums
-            # and the same at every offset, so tiles stay bit-identical (tests/test_inference.py)
+            # x2's 4 phases fill a quarter of oneDNN's 16-channel block: 4 columns grouped run
+            # several times faster, within 3e-7 of the plain sums and the same at every offset, so
+            # bands and tiles stay bit-identical (tests/test_cpu_conv.py)
             planes = symmetric_pad(planes, RADIUS, extra_right=-w % group)
             grouped = self._grouped_kernel(group, planes)
             phases = cpu_conv.ungroup_columns(cpu_conv.conv(planes, grouped, None, column_stride=group), group, w)
