@@ -234,3 +234,24 @@ def test_a_decay_outside_zero_and_one_is_refused_before_anything_is_written(tiny
     with pytest.raises(SRCNNError, match="--ema"):
         train(small_config(tiny_set, tmp_path / "run", ema=decay), progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_the_interior_loss_scores_only_pixels_whose_receptive_field_lies_in_the_patch(tiny_set, tmp_path,
+                                                                                       monkeypatch):
+    import srcnn.training.train as train_module
+    from srcnn.errors import SRCNNError
+
+    shapes = []
+    compute_loss = train_module.compute_loss
+    monkeypatch.setattr(train_module, "compute_loss",
+                        lambda out, target, cfg: shapes.append((out.shape, target.shape)) or compute_loss(out, target, cfg))
+    fsrcnn = dict(family="fsrcnn", dsm=(32, 5, 1), patch_size=36, steps=4, val_every=4)
+    train(small_config(tiny_set, tmp_path / "interior", interior_loss=True, **fsrcnn), progress=False)
+    border = 3 * 4  # FSRCNN-s x3 sees 4 LR pixels each side: 12 HR pixels
+    assert shapes and all(o[-2:] == t[-2:] == (36 - 2 * border,) * 2 for o, t in shapes)
+    shapes.clear()
+    train(small_config(tiny_set, tmp_path / "whole", **fsrcnn), progress=False)
+    assert all(o[-2:] == t[-2:] == (36, 36) for o, t in shapes)
+    with pytest.raises(SRCNNError, match="--interior-loss"):
+        train(small_config(tiny_set, tmp_path / "small", interior_loss=True, **dict(fsrcnn, patch_size=24)),
+              progress=False)

@@ -306,6 +306,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="adam (fast, warm-up + cosine) or paper (the authors' SGD)")
     tr.add_argument("--lr", type=float, help="learning rate (default: 1e-3 for adam, 1e-4 for paper)")
     tr.add_argument("--loss", default=defaults.loss, choices=("mse", "l1"), help="training loss")
+    tr.add_argument("--interior-loss", action="store_true",
+                    help="score only target pixels whose receptive field lies inside the patch (FSRCNN: its "
+                         "radius times the scale from each side; SRCNN always does)")
     tr.add_argument("--steps", type=int, default=defaults.steps, help="optimiser steps")
     tr.add_argument("--time-limit", type=float, metavar="SECONDS",
                     help="train this long at most, all sessions of the run together; the lr schedule then runs on "

@@ -432,6 +432,15 @@ def _agree(value: float, world: int, device: torch.device) -> float:
     return float(tensor.item())
 
 
+def _interior_border(model: torch.nn.Module, cfg: TrainConfig) -> int:
+    """Target pixels per side whose receptive field reaches past the patch (``--interior-loss``)."""
+    border = model.receptive_radius * model.config.upscale_factor
+    if cfg.patch_size <= 2 * border:
+        raise SRCNNError(f"--interior-loss: --patch-size {cfg.patch_size} leaves no pixel whose receptive field "
+                         f"lies inside it (the network sees {border} HR pixels each side); use more than {2 * border}")
+    return border
+
+
 def _moving_average(model: torch.nn.Module, cfg: TrainConfig) -> torch.nn.Module | None:
     """A frozen copy of ``model`` that ``_update_average`` keeps as the exponential moving average
     of its weights (``cfg.ema``, the decay), or None where the run keeps none."""
@@ -528,6 +537,7 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
         batches = DataLoader(StepBatches(source, rank, world), batch_size=None, sampler=range(step, last),
                              num_workers=workers, persistent_workers=False)
     crop = model.train_crop  # target pixels per side that forward(same_size=False) leaves out
+    interior = _interior_border(model, cfg) if cfg.interior_loss and not crop else 0
     bar = _progress_bar(cfg, step, elapsed, progress and lead)
     start, running = time.time() - elapsed, []
     out_of_time = False
@@ -543,6 +553,9 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
             y = y[..., crop:-crop, crop:-crop]  # score only pixels with full context
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             pred = net(x, same_size=False)
+        if interior:  # the prediction too: an LR-grid model's output covers the whole patch
+            pred = pred[..., interior:-interior, interior:-interior]
+            y = y[..., interior:-interior, interior:-interior]
         loss = compute_loss(pred.float(), y, cfg)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()  # DDP averages the gradients of the ranks' shares: the global batch's gradient

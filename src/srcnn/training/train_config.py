@@ -45,6 +45,10 @@ class TrainConfig:
     recipe: str = "adam"  # or "paper"
     lr: float | None = None  # default: 1e-3 (adam) or 1e-4 (paper)
     loss: str = "mse"  # or "l1"
+    # score only the target pixels whose whole receptive field lies inside the patch (an LR-grid model
+    # pads every layer, so pixels near a patch's edge see replicated context that inference never
+    # shows them away from the image's own border)
+    interior_loss: bool = False
     steps: int = 20000
     time_limit: float | None = None  # seconds of training; the schedule then runs on wall time
     warmup_steps: int = 200
