@@ -24,6 +24,13 @@ from ..models.cpu_conv import bf16_supported
 __all__ = ["Engine", "bf16_supported", "resolve_precision", "resolve_device"]
 
 
+def check_scale(scale: int) -> None:
+    """SRCNNError unless ``scale`` is one we up-scale by, or 1 (a restorer, or with no model the input
+    as it is). The one place the rule is written."""
+    if scale not in SCALES and scale != 1:
+        raise SRCNNError(f"unsupported scale {scale}: choose from {', '.join(map(str, SCALES))}")
+
+
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
     """'fp32' -> None (no autocast); 'bf16' -> bfloat16; 'auto' -> bf16 on CUDA or a bf16-capable CPU."""
     if precision == "fp32":
@@ -82,8 +89,7 @@ class Engine:
     def __init__(self, model: nn.Module | None, scale: int, precision: str = "fp32", device: str | torch.device = "cpu",
                  tile: int | None = None, progress: Callable[[int, int], None] | None = None,
                  compile: bool = False, ensemble: bool = False):
-        if scale not in SCALES and scale != 1:  # scale 1: a restorer, or (no model) the input as it is
-            raise SRCNNError(f"unsupported scale {scale}: choose from {', '.join(map(str, SCALES))}")
+        check_scale(scale)
         if tile is not None and tile < 0:
             raise SRCNNError(f"tile size must be positive (or 0 for none), got {tile}")
         if model is not None and model.config.upscale_factor not in (1, scale):

@@ -22,7 +22,7 @@ from ..models.upsample import BicubicUpsample
 from ..protocol.color import _OFFSET, _RGB2YCBCR, _YCBCR2RGB, quantize, rgb2ycbcr, ycbcr2rgb
 from ..protocol.resize import imresize
 from ..models.weights import resolve_model
-from .engine import Engine, _release_freed_memory
+from .engine import Engine, _release_freed_memory, check_scale
 
 __all__ = ["Upscaler", "upscale", "make_upscaler"]
 
@@ -288,8 +288,7 @@ def _round_shuffled(shifted: torch.Tensor, scale: int, peak: float) -> torch.Ten
 def make_upscaler(scale: int, model: str | nn.Module | None = None, method: str = "srcnn",
                   precision: str = "fp32", device: str = "cpu", tile: int | None = None,
                   ensemble: bool = False) -> Upscaler:
-    if scale not in SCALES and scale != 1:
-        raise SRCNNError(f"unsupported scale {scale}: choose from {', '.join(map(str, SCALES))}")
+    check_scale(scale)  # before any model loads
     if scale == 1 and method == "srcnn" and model is None:
         raise SRCNNError("scale 1 runs a restoration model: pass --model denoise, jpeg or a scale-1 weights file")
     if scale == 1 and method == "sparse-coding":
