@@ -41,14 +41,16 @@
 #   fsrcnn-cpu-7: FSRCNN-s once more from its shipped file (round five's best) with round five's recipe (lr 1e-4,
 #              batch 16, 96-pixel patches) and an exponential moving average of the weights (--ema 0.9995: about
 #              2,000 steps), which is what is validated and kept: rounds five and six flattened at 29.305-29.307 dB
-#              of validation with a step-to-step noise of about 0.005 dB. The schedule runs on 250,000 steps, not
-#              wall time (SECONDS only caps it), so pausing the run does not change it.
+#              of validation, varying by about 0.003 dB between checks. The schedule runs on 250,000 steps, not
+#              wall time (SECONDS only caps it), so pausing the run does not change it. (Its stages 7, 7b and 7c ran
+#              from round five's file; 7c's best now ships, so rerun now they start from that.)
 #   fsrcnn-cpu-7b: beside it on the other core, the same from the same file but with the L1 loss (which
-#              EDSR found to reach a higher PSNR than MSE), on a 180,000-step schedule. Stopped at step 6,000:
-#              validation fell from 29.3105 (step 1,000) to 29.2957 as the weights left the MSE optimum.
+#              EDSR found to reach a higher PSNR than MSE), on a 180,000-step schedule. Stopped at step 9,000:
+#              validation fell from 29.3105 (step 1,000) to 29.2911 as the weights left the MSE optimum.
 #   fsrcnn-cpu-7c: in its place, MSE with --interior-loss (only the pixels whose receptive field lies inside
 #              the patch are scored, so no capacity goes to the replicated context at patch edges) on
 #              120-pixel patches (72 scored), with the same moving average, on a 140,000-step schedule.
+#              Shipped: its best, 29.3115 dB at step 95,500 (stage 7's best: 29.3110; docs/training/fsrcnn_cpu7).
 #   real-cascade: the real-world x3 model as a cascade (--restorer): the deep denoiser cleans the LR
 #              image, the shipped clean FSRCNN x3 up-scales it, both trained on together on the `real`
 #              chain. One network alone traded clean quality against degraded quality. (The shipped
