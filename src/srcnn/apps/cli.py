@@ -152,10 +152,9 @@ def _upscaler_from(args):
 
         model, _ = load_restorer(args.model, args.task)
         upscaler = Upscaler(model, 1, args.precision, args.device, args.tile, ensemble=args.ensemble)
-        _freeze_heap()
-        return upscaler
-    upscaler = make_upscaler(args.scale, args.model, args.method, args.precision, args.device, args.tile,
-                             ensemble=getattr(args, "ensemble", False))
+    else:
+        upscaler = make_upscaler(args.scale, args.model, args.method, args.precision, args.device, args.tile,
+                                 ensemble=getattr(args, "ensemble", False))
     _freeze_heap()
     return upscaler
 

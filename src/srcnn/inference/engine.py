@@ -164,10 +164,14 @@ class Engine:
         y = y[0].numpy()
         return y[0] if plane.ndim == 2 else y.transpose(1, 2, 0)
 
-    def _run(self, x: torch.Tensor) -> torch.Tensor:
+    def _net_input(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` laid out and placed as the network runs it."""
         if self.net is not self.model:  # the engine's own channels-last copy
             x = x.contiguous(memory_format=torch.channels_last)
-        x = x.to(self.device)
+        return x.to(self.device)
+
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
+        x = self._net_input(x)
         if not self.ensemble:
             return self.net(x).float().cpu()
         total = None
@@ -189,9 +193,7 @@ class Engine:
         plain path itself)."""
         if self.ensemble or not hasattr(self.net, "output_phases") or torch.compiler.is_compiling():
             return None
-        if self.net is not self.model:  # the engine's own channels-last copy
-            x = x.contiguous(memory_format=torch.channels_last)
-        return self.net.output_phases(x.to(self.device)).float().cpu()
+        return self.net.output_phases(self._net_input(x)).float().cpu()
 
     def _through(self, fn: Callable, *args):
         """``fn(*args)``, through ``torch.compile`` when ``self.compile`` (one compiled function each);

@@ -154,14 +154,13 @@ class Upscaler(Engine):
         x = x[None, None] if x.ndim == 2 else x.permute(2, 0, 1)[None]  # (1, C, rows, w)
         if x.shape[1] == 3:
             x = torch.einsum("nchw,dc->ndhw", x, _RGB2YCBCR_T) + _YCBCR_OFFSET
+        # To the integer range with 0.5 added (see _round_half_up)
         if x.shape[1] != 3:  # grey (a video's luma): rounded and pixel-shuffled in one pass where the family allows
             phases = self._run_phases(x) if self.model.config.input_grid == "lr" else None
             if phases is not None:
                 return _round_shuffled(phases[0].mul_(peak).add_(0.5), self.scale, peak)
+            return _round_half_up(self._luma_on_band(x)[0, 0] * peak + 0.5, peak)
         y = self._luma_on_band(x[:, :1])
-        # To the integer range with 0.5 added (see _round_half_up)
-        if x.shape[1] != 3:
-            return _round_half_up(y[0, 0] * peak + 0.5, peak)
         rows, width = y.shape[-2:]
         # YCbCr -> RGB, the scaling and the offsets as one affine map on the layout written out
         matrix, offset = (_YCBCR2RGB_T * peak).T, 0.5 - peak * (_YCBCR2RGB_T @ _YCBCR_OFFSET.view(3))

@@ -36,12 +36,7 @@ def symmetric_pad(x: torch.Tensor, pad: int, extra_right: int = 0) -> torch.Tens
     """MATLAB's symmetric border (the edge pixel repeated, then mirrored) on the last two axes;
     torch's 'reflect' would skip the edge pixel. ``extra_right`` zero columns follow (whole column
     groups for a column-grouped convolution, whose outputs there are dropped)."""
-    if extra_right:
-        padded = symmetric_pad(x, pad)
-        out = padded.new_zeros(padded.shape[:-1] + (padded.shape[-1] + extra_right,))
-        out[..., : padded.shape[-1]] = padded
-        return out
-    if pad == 0:
+    if pad == 0 and not extra_right:
         return x
     h, w = x.shape[-2:]
     if min(h, w) < pad:  # tiny images mirror more than once: MATLAB's index map, gathered
@@ -50,14 +45,15 @@ def symmetric_pad(x: torch.Tensor, pad: int, extra_right: int = 0) -> torch.Tens
             mirror = torch.cat([torch.arange(n), torch.arange(n - 1, -1, -1)])
             index = mirror[torch.remainder(torch.arange(-pad, n + pad), 2 * n)].to(x.device)
             x = x.index_select(x.ndim + axis, index)
-        return x
+        return F.pad(x, (0, extra_right)) if extra_right else x
     # one buffer, filled in place: fewer passes and allocations than concatenating the flipped edges
-    out = x.new_empty(x.shape[:-2] + (h + 2 * pad, w + 2 * pad))
+    out = x.new_empty(x.shape[:-2] + (h + 2 * pad, w + 2 * pad + extra_right))
     out[..., pad : pad + h, pad : pad + w] = x
     out[..., :pad, pad : pad + w] = x[..., :pad, :].flip(-2)
     out[..., pad + h :, pad : pad + w] = x[..., h - pad :, :].flip(-2)
     out[..., :pad] = out[..., pad : 2 * pad].flip(-1)
-    out[..., pad + w :] = out[..., w : w + pad].flip(-1)
+    out[..., pad + w : 2 * pad + w] = out[..., w : w + pad].flip(-1)
+    out[..., 2 * pad + w :] = 0
     return out
 
 
