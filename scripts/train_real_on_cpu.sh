@@ -51,6 +51,10 @@
 #              the patch are scored, so no capacity goes to the replicated context at patch edges) on
 #              120-pixel patches (72 scored), with the same moving average, on a 140,000-step schedule.
 #              Shipped: its best, 29.3115 dB at step 95,500 (stage 7's best: 29.3110; docs/training/fsrcnn_cpu7).
+#   fsrcnn-cpu-8: FSRCNN-s distilled from the shipped FSRCNN x3 (--teacher FSRCNN_X3: every target is blended
+#              with the teacher's output, weight 0.5 and 0.8, one run on each core), from the shipped FSRCNN-s
+#              (7c's best) with 7c's recipe on a 90,000-step schedule: rounds five to seven flattened at
+#              29.305-29.3115 dB of validation on the HR targets alone.
 #   real-cascade: the real-world x3 model as a cascade (--restorer): the deep denoiser cleans the LR
 #              image, the shipped clean FSRCNN x3 up-scales it, both trained on together on the `real`
 #              chain. One network alone traded clean quality against degraded quality. (The shipped
@@ -135,6 +139,12 @@ case $stage in
     run fsrcnn_s_x3_cpu7_interior --family fsrcnn --dsm 32 5 1 --scale 3 --patch-size 120 --batch-size 16 \
         --init-from $pre/fsrcnn-s_x3.safetensors --lr 1e-4 --warmup-steps 100 --precision fp32 --ema 0.9995 \
         --interior-loss --steps 140000 ;;
+  fsrcnn-cpu-8)
+    for w in 0.5 0.8; do
+      run fsrcnn_s_x3_cpu8_kd$w --family fsrcnn --dsm 32 5 1 --scale 3 --patch-size 120 --batch-size 16 \
+          --init-from $pre/fsrcnn-s_x3.safetensors --lr 1e-4 --warmup-steps 100 --precision fp32 --ema 0.9995 \
+          --interior-loss --teacher FSRCNN_X3 --teacher-weight $w --steps 90000
+    done ;;
   real-cascade)
     run real_cascade_x3 --family fsrcnn --upsampler deconv --scale 3 --patch-size 96 --batch-size 16 \
         --degradation real --restorer $pre/denoise_3x12.safetensors --init-from $pre/fsrcnn_x3.safetensors \
@@ -149,6 +159,6 @@ case $stage in
         --init-from "$runs/real_cascade_x3_2/best.safetensors" --lr 7e-5 --warmup-steps 100 ;;
   jpeg-deep)
     run jpeg_deep "${deep[@]}" --degradation jpeg:5-90 --init-from "$runs/denoise_deep_start.safetensors" ;;
-  *) echo "unknown stage $stage: restore, real-a, real-b, restore-deep, restore-deep-2, restore-deep-3, fsrcnn-x2, fsrcnn-x3, fsrcnn-cpu-4, fsrcnn-cpu-5, fsrcnn-cpu-6, fsrcnn-cpu-7, fsrcnn-cpu-7b, fsrcnn-cpu-7c, real-cascade, real-cascade-2, real-cascade-3 or jpeg-deep" >&2; exit 2 ;;
+  *) echo "unknown stage $stage: restore, real-a, real-b, restore-deep, restore-deep-2, restore-deep-3, fsrcnn-x2, fsrcnn-x3, fsrcnn-cpu-4, fsrcnn-cpu-5, fsrcnn-cpu-6, fsrcnn-cpu-7, fsrcnn-cpu-7b, fsrcnn-cpu-7c, fsrcnn-cpu-8, real-cascade, real-cascade-2, real-cascade-3 or jpeg-deep" >&2; exit 2 ;;
 esac
 wait

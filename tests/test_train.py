@@ -255,3 +255,66 @@ def test_the_interior_loss_scores_only_pixels_whose_receptive_field_lies_in_the_
     with pytest.raises(SRCNNError, match="--interior-loss"):
         train(small_config(tiny_set, tmp_path / "small", interior_loss=True, **dict(fsrcnn, patch_size=24)),
               progress=False)
+    assert not (tmp_path / "small").exists()  # refused before the run's folder is made
+
+
+def _fsrcnn_file(path, scale: int = 3, seed: int = 1):
+    from srcnn.models import FSRCNN, FSRCNNConfig
+    from srcnn.models.weights import save_model
+
+    torch.manual_seed(seed)
+    teacher = FSRCNN(FSRCNNConfig(scale, 32, 5, 1))
+    teacher.init_weights()
+    torch.nn.init.normal_(teacher.last.weight, 0.0, 0.05)  # an output visibly unlike the HR targets
+    save_model(teacher, path, scale)
+    return path
+
+
+def test_a_teacher_blends_its_output_into_every_target_by_its_weight(tiny_set, tmp_path, monkeypatch):
+    import srcnn.training.train as train_module
+
+    targets, taught = [], []
+    compute_loss = train_module.compute_loss
+    monkeypatch.setattr(train_module, "compute_loss",
+                        lambda out, target, cfg: targets.append(target.clone()) or compute_loss(out, target, cfg))
+    load_teacher = train_module.load_teacher
+
+    def recording_teacher(cfg, model, device):
+        teacher = load_teacher(cfg, model, device)
+        if teacher is not None:
+            teacher.register_forward_hook(lambda module, args, output: taught.append(output.float().clone()))
+        return teacher
+
+    monkeypatch.setattr(train_module, "load_teacher", recording_teacher)
+    teacher = str(_fsrcnn_file(tmp_path / "teacher.safetensors"))
+    fsrcnn = dict(family="fsrcnn", dsm=(32, 5, 1), patch_size=36, steps=3, val_every=3)
+    train(small_config(tiny_set, tmp_path / "plain", **fsrcnn), progress=False)
+    hr = targets[:]  # every batch is a function of (seed, step): the same HR patches in each run
+    assert not taught
+    for weight in (0.5, 1.0):
+        targets.clear()
+        taught.clear()
+        train(small_config(tiny_set, tmp_path / f"taught{weight}", teacher=teacher, teacher_weight=weight, **fsrcnn),
+              progress=False)
+        assert len(targets) == len(taught) == len(hr) == 3
+        for target, y, t in zip(targets, hr, taught):
+            assert (t - y).abs().mean() > 0.01  # the teacher is not the HR image, so the check has teeth
+            torch.testing.assert_close(target, torch.lerp(y, t, weight), rtol=0, atol=1e-6)
+
+
+def test_a_teacher_of_another_scale_or_grid_is_refused_before_anything_is_written(tiny_set, tmp_path):
+    from srcnn.errors import SRCNNError
+    from srcnn.models import SRCNN, SRCNNConfig
+    from srcnn.models.weights import save_model
+
+    fsrcnn = dict(family="fsrcnn", dsm=(32, 5, 1), patch_size=36, steps=3, val_every=3)
+    other_scale = _fsrcnn_file(tmp_path / "x2.safetensors", scale=2)
+    save_model(SRCNN(SRCNNConfig.from_arch("9-1-5", 8, 4)), tmp_path / "srcnn.safetensors", 3)
+    for teacher, message in ((other_scale, "x2, not x3"), (tmp_path / "srcnn.safetensors", "input grid"),
+                             (tmp_path / "missing.safetensors", "--teacher")):
+        with pytest.raises(SRCNNError, match=message):
+            train(small_config(tiny_set, tmp_path / "run", teacher=str(teacher), **fsrcnn), progress=False)
+        assert not (tmp_path / "run").exists()
+    with pytest.raises(SRCNNError, match="--teacher-weight"):
+        train(small_config(tiny_set, tmp_path / "run", teacher=str(other_scale), teacher_weight=0.0, **fsrcnn),
+              progress=False)

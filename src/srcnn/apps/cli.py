@@ -308,6 +308,11 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--interior-loss", action="store_true",
                     help="score only target pixels whose receptive field lies inside the patch (FSRCNN: its "
                          "radius times the scale from each side; SRCNN always does)")
+    tr.add_argument("--teacher", metavar="MODEL",
+                    help="distil: a trained model of the same scale and grid (a shipped name, e.g. FSRCNN_X3, an "
+                         "alias or a file) whose output is blended into every target (default: none)")
+    tr.add_argument("--teacher-weight", type=float, default=defaults.teacher_weight, metavar="W",
+                    help="target = (1 - W) * HR + W * the teacher's output (default: %(default)s)")
     tr.add_argument("--steps", type=int, default=defaults.steps, help="optimiser steps")
     tr.add_argument("--time-limit", type=float, metavar="SECONDS",
                     help="train this long at most, all sessions of the run together; the lr schedule then runs on "

@@ -47,7 +47,7 @@ from ..io.imageio import list_images, read_image, write_text_atomic
 from ..inference import Upscaler, resolve_precision
 from ..models import FSRCNN, SRCNN, Cascade, CascadeConfig, FSRCNNConfig, SRCNNConfig
 from .train_config import TrainConfig  # kept torch-free so `srcnn --help` need not import torch
-from ..models.weights import atomic_save_safetensors, load_model, save_model
+from ..models.weights import atomic_save_safetensors, load_model, resolve_model, save_model
 
 __all__ = ["TrainConfig", "train", "resume_config"]
 
@@ -441,6 +441,31 @@ def _interior_border(model: torch.nn.Module, cfg: TrainConfig) -> int:
     return border
 
 
+def load_teacher(cfg: TrainConfig, model: torch.nn.Module, device: torch.device) -> torch.nn.Module | None:
+    """The frozen model whose output ``--teacher`` blends into the targets, or None without one: it
+    must take the same input as ``model`` (grid, scale, channels)."""
+    if not cfg.teacher:
+        return None
+    if not 0.0 < cfg.teacher_weight <= 1.0:
+        raise SRCNNError(f"--teacher-weight {cfg.teacher_weight}: must lie in (0, 1]")
+    try:
+        teacher, _ = resolve_model(cfg.teacher, cfg.scale)  # a shipped name, an alias or a file, of this scale
+    except SRCNNError as exc:
+        raise SRCNNError(f"--teacher: {exc}") from None
+    mine = model.config
+    for what, theirs, ours in (("input grid", teacher.config.input_grid, mine.input_grid),
+                               ("channels", teacher.config.channels, cfg.channels)):
+        if theirs != ours:
+            raise SRCNNError(f"--teacher {cfg.teacher}: its {what} is {theirs}, the model trained here has {ours}")
+    if teacher.train_crop > model.train_crop:
+        raise SRCNNError(f"--teacher {cfg.teacher}: it leaves out {teacher.train_crop} pixels per side of a patch, "
+                         f"more than the {model.train_crop} the model trained here does")
+    teacher.to(device).to(memory_format=torch.channels_last).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
+
+
 def _moving_average(model: torch.nn.Module, cfg: TrainConfig) -> torch.nn.Module | None:
     """A frozen copy of ``model`` that ``_update_average`` keeps as the exponential moving average
     of its weights (``cfg.ema``, the decay), or None where the run keeps none."""
@@ -486,10 +511,14 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
             return best_path
     if cfg.batch_size % world:
         raise SRCNNError(f"--batch-size {cfg.batch_size} does not split evenly over {world} processes")
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg)  # and what refuses the run's options with it, before anything is written
+    crop = model.train_crop  # target pixels per side that forward(same_size=False) leaves out
+    interior = _interior_border(model, cfg) if cfg.interior_loss and not crop else 0
+    teacher = load_teacher(cfg, model, device)
     if lead:
         out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out / "config.json", json.dumps(asdict(cfg), indent=2))  # other ranks may read it
-    torch.manual_seed(cfg.seed)
     dtype = resolve_precision(cfg.precision, device)
     if device.type == "cuda" and dtype is None:
         # --precision fp32 means float32: PyTorch's default lets cuDNN convolve in TF32 (10-bit
@@ -502,7 +531,6 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
         train_paths, val_paths = paths, [p for d in cfg.val_data for p in list_images(d)]
     else:
         train_paths, val_paths = split_validation(paths, cfg.val_count)
-    model = build_model(cfg)
     config = model.config
     source = _patch_source(cfg, train_paths, config.input_grid, device)
     val_images = _load_planes(val_paths, cfg.channels) if lead else []
@@ -536,8 +564,6 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
     else:
         batches = DataLoader(StepBatches(source, rank, world), batch_size=None, sampler=range(step, last),
                              num_workers=workers, persistent_workers=False)
-    crop = model.train_crop  # target pixels per side that forward(same_size=False) leaves out
-    interior = _interior_border(model, cfg) if cfg.interior_loss and not crop else 0
     bar = _progress_bar(cfg, step, elapsed, progress and lead)
     start, running = time.time() - elapsed, []
     out_of_time = False
@@ -553,6 +579,13 @@ def train(cfg: TrainConfig, progress: bool = True, stop_at: int | None = None) -
             y = y[..., crop:-crop, crop:-crop]  # score only pixels with full context
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             pred = net(x, same_size=False)
+        if teacher is not None:
+            with torch.no_grad():
+                taught = teacher(x, same_size=False).float()
+            extra = crop - teacher.train_crop  # the teacher's output reaches that much further out
+            if extra:
+                taught = taught[..., extra:-extra, extra:-extra]
+            y = torch.lerp(y, taught, cfg.teacher_weight)
         if interior:  # the prediction too: an LR-grid model's output covers the whole patch
             pred = pred[..., interior:-interior, interior:-interior]
             y = y[..., interior:-interior, interior:-interior]

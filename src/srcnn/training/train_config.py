@@ -49,6 +49,11 @@ class TrainConfig:
     # pads every layer, so pixels near a patch's edge see replicated context that inference never
     # shows them away from the image's own border)
     interior_loss: bool = False
+    # knowledge distillation: a trained model of the same scale and grid (e.g. FSRCNN_X3 for FSRCNN-s)
+    # whose output is blended into the target, target = (1 - w) * HR + w * teacher's output: the same
+    # as adding w * MSE(prediction, teacher) to (1 - w) * MSE(prediction, HR)
+    teacher: str | None = None
+    teacher_weight: float = 0.5
     steps: int = 20000
     time_limit: float | None = None  # seconds of training; the schedule then runs on wall time
     warmup_steps: int = 200
