@@ -18,12 +18,11 @@ import sys
 import torch
 
 from srcnn.errors import SRCNNError
-from srcnn.io.imageio import list_images, read_image
+from srcnn.io.imageio import read_image
 from srcnn.inference import Upscaler
 from srcnn.models.weights import resolve_model, save_model
 from srcnn.study.evaluate import evaluate_images, summary
-from srcnn.training.data import split_validation
-from srcnn.training.train_config import TrainConfig
+from srcnn.training.data import held_out_paths
 
 
 def _average(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -38,8 +37,7 @@ def main() -> int:
     parser.add_argument("models", nargs="+", help="shipped names or weights files, one architecture")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    _, held_out = split_validation([p for d in args.data for p in list_images(d)], TrainConfig().val_count)
-    images = [(p.stem, read_image(p)) for p in held_out]
+    images = [(p.stem, read_image(p)) for p in held_out_paths(args.data)]
     models = [resolve_model(name, args.scale)[0] for name in args.models]
     if any(m.config != models[0].config for m in models):
         raise SRCNNError("the candidates differ in architecture; a soup averages one architecture's weights")

@@ -13,11 +13,10 @@ import argparse
 
 import torch
 
-from srcnn.training.data import split_validation
+from srcnn.training.data import held_out_paths
 from srcnn.study.evaluate import evaluate_images, summary
-from srcnn.io.imageio import list_images, read_image
+from srcnn.io.imageio import read_image
 from srcnn.inference import make_upscaler
-from srcnn.training.train_config import TrainConfig
 
 
 def main() -> None:
@@ -30,8 +29,7 @@ def main() -> None:
                         help="LR inputs to score on, as `srcnn evaluate --degradation` (seed 0): e.g. bicubic jpeg:75 noise:10")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    _, held_out = split_validation([p for d in args.data for p in list_images(d)], TrainConfig().val_count)
-    images = [(p.stem, read_image(p)) for p in held_out]
+    images = [(p.stem, read_image(p)) for p in held_out_paths(args.data)]
     for name in args.model:
         method = "bicubic" if name == "bicubic" else args.method
         upscaler = make_upscaler(args.scale, None if name == "bicubic" else name, method, "fp32")

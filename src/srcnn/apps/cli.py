@@ -412,17 +412,16 @@ def _cmd_batch(args) -> int:
 
 
 def _cmd_learn_dictionary(args) -> int:
-    from ..training.data import split_validation
+    from ..training.data import held_out_paths
     from ..io.imageio import list_images
     from ..sparse import SparseCodingConfig, learn_dictionary
-    from ..training.train_config import TrainConfig
 
     start = time.perf_counter()
     _refuse_existing(args.output, args.overwrite)
     paths = [p for d in args.data for p in list_images(d)]
     if args.holdout_from:
-        _, held_out = split_validation([p for d in args.holdout_from for p in list_images(d)], TrainConfig.val_count)
-        paths = [p for p in paths if p not in set(held_out)]
+        held_out = set(held_out_paths(args.holdout_from))
+        paths = [p for p in paths if p not in held_out]
     if not paths:
         raise SRCNNError("no images to learn from")
     cfg = SparseCodingConfig(atoms=args.atoms, training_patches=args.patches, epochs=args.epochs, seed=args.seed)

@@ -18,10 +18,11 @@ import torch
 
 from ..protocol.color import to_plane
 from ..protocol.degrade import Degradation, parse_degradation
-from ..io.imageio import read_image
+from ..io.imageio import list_images, read_image
 from ..protocol.resize import imresize, modcrop
+from .train_config import TrainConfig
 
-__all__ = ["Pair", "load_pairs", "split_validation", "PatchSampler", "DevicePatches", "StreamingPatches",
+__all__ = ["Pair", "load_pairs", "split_validation", "held_out_paths", "PatchSampler", "DevicePatches", "StreamingPatches",
            "StepBatches"]
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,12 @@ def split_validation(paths: list[Path], count: int) -> tuple[list[Path], list[Pa
     ranked = sorted(paths, key=lambda p: hashlib.sha256(p.name.encode()).hexdigest())
     val = set(ranked[:count])
     return [p for p in paths if p not in val], [p for p in paths if p in val]
+
+
+def held_out_paths(folders: list[str | Path]) -> list[Path]:
+    """The images ``srcnn train`` holds out of these training folders by default (its validation
+    split): what decisions between models are made on, never Set5 / Set14."""
+    return split_validation([p for d in folders for p in list_images(d)], TrainConfig.val_count)[1]
 
 
 def load_pairs(paths: list[Path], scale: int, degradation: "str | Degradation" = "bicubic", channels: int = 1,

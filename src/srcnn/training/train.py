@@ -460,10 +460,7 @@ def load_teacher(cfg: TrainConfig, model: torch.nn.Module, device: torch.device)
     if teacher.train_crop > model.train_crop:
         raise SRCNNError(f"--teacher {cfg.teacher}: it leaves out {teacher.train_crop} pixels per side of a patch, "
                          f"more than the {model.train_crop} the model trained here does")
-    teacher.to(device).to(memory_format=torch.channels_last).eval()
-    for p in teacher.parameters():
-        p.requires_grad_(False)
-    return teacher
+    return teacher.to(device).to(memory_format=torch.channels_last).eval().requires_grad_(False)
 
 
 def _moving_average(model: torch.nn.Module, cfg: TrainConfig) -> torch.nn.Module | None:
@@ -471,10 +468,7 @@ def _moving_average(model: torch.nn.Module, cfg: TrainConfig) -> torch.nn.Module
     of its weights (``cfg.ema``, the decay), or None where the run keeps none."""
     if not cfg.ema:
         return None
-    average = copy.deepcopy(model)
-    for p in average.parameters():
-        p.requires_grad_(False)
-    return average
+    return copy.deepcopy(model).requires_grad_(False)
 
 
 @torch.no_grad()
