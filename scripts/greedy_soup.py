@@ -7,13 +7,15 @@ The candidates (shipped names or weights files of one architecture) are ranked b
 validation split that `srcnn train` holds out of its training folders (never Set5 / Set14); the soup
 starts as the best one, and each next candidate joins (its weights averaged in, all members weighing
 the same) only where the average scores higher than the soup without it. Writes the soup, with the
-members and its validation score in its metadata, only where it beats the best single candidate.
+members and its validation score in its metadata, only where it beats the best single candidate
+(and never over an existing file unless --overwrite).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import torch
 
@@ -35,7 +37,10 @@ def main() -> int:
     parser.add_argument("--scale", type=int, required=True)
     parser.add_argument("--out", required=True, help="where the soup goes (written only if it beats every candidate)")
     parser.add_argument("models", nargs="+", help="shipped names or weights files, one architecture")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     args = parser.parse_args()
+    if Path(args.out).exists() and not args.overwrite:  # refused before any scoring, never replaced unasked
+        raise SRCNNError(f"{args.out} exists; choose another --out or pass --overwrite")
     torch.set_num_threads(1)
     images = [(p.stem, read_image(p)) for p in held_out_paths(args.data)]
     models = [resolve_model(name, args.scale)[0] for name in args.models]
