@@ -55,6 +55,9 @@
 #              with the teacher's output, weight 0.5 and 0.8, one run on each core), from the shipped FSRCNN-s
 #              (7c's best) with 7c's recipe on a 90,000-step schedule: rounds five to seven flattened at
 #              29.305-29.3115 dB of validation on the HR targets alone.
+#   fsrcnn-cpu-9: a ninth round for FSRCNN-s from the shipped file (round eight's W = 0.5 best), the same
+#              teacher and weight at half the learning rate, with a slower moving average: batch 32 on a
+#              28,000-step schedule beside batch 16 on 60,000 (round eight's lr 1e-4 flattened at 29.314 dB).
 #   real-cascade: the real-world x3 model as a cascade (--restorer): the deep denoiser cleans the LR
 #              image, the shipped clean FSRCNN x3 up-scales it, both trained on together on the `real`
 #              chain. One network alone traded clean quality against degraded quality. (The shipped
@@ -145,6 +148,13 @@ case $stage in
           --init-from $pre/fsrcnn-s_x3.safetensors --lr 1e-4 --warmup-steps 100 --precision fp32 --ema 0.9995 \
           --interior-loss --teacher FSRCNN_X3 --teacher-weight $w --steps 90000
     done ;;
+  fsrcnn-cpu-9)
+    for spec in "32 28000" "16 60000"; do
+      set -- $spec
+      run fsrcnn_s_x3_cpu9_b$1 --family fsrcnn --dsm 32 5 1 --scale 3 --patch-size 120 --batch-size $1 \
+          --init-from $pre/fsrcnn-s_x3.safetensors --lr 5e-5 --warmup-steps 100 --precision fp32 --ema 0.9998 \
+          --interior-loss --teacher FSRCNN_X3 --teacher-weight 0.5 --steps $2
+    done ;;
   real-cascade)
     run real_cascade_x3 --family fsrcnn --upsampler deconv --scale 3 --patch-size 96 --batch-size 16 \
         --degradation real --restorer $pre/denoise_3x12.safetensors --init-from $pre/fsrcnn_x3.safetensors \
@@ -159,6 +169,6 @@ case $stage in
         --init-from "$runs/real_cascade_x3_2/best.safetensors" --lr 7e-5 --warmup-steps 100 ;;
   jpeg-deep)
     run jpeg_deep "${deep[@]}" --degradation jpeg:5-90 --init-from "$runs/denoise_deep_start.safetensors" ;;
-  *) echo "unknown stage $stage: restore, real-a, real-b, restore-deep, restore-deep-2, restore-deep-3, fsrcnn-x2, fsrcnn-x3, fsrcnn-cpu-4, fsrcnn-cpu-5, fsrcnn-cpu-6, fsrcnn-cpu-7, fsrcnn-cpu-7b, fsrcnn-cpu-7c, fsrcnn-cpu-8, real-cascade, real-cascade-2, real-cascade-3 or jpeg-deep" >&2; exit 2 ;;
+  *) echo "unknown stage $stage: restore, real-a, real-b, restore-deep, restore-deep-2, restore-deep-3, fsrcnn-x2, fsrcnn-x3, fsrcnn-cpu-4, fsrcnn-cpu-5, fsrcnn-cpu-6, fsrcnn-cpu-7, fsrcnn-cpu-7b, fsrcnn-cpu-7c, fsrcnn-cpu-8, fsrcnn-cpu-9, real-cascade, real-cascade-2, real-cascade-3 or jpeg-deep" >&2; exit 2 ;;
 esac
 wait

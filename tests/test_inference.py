@@ -93,6 +93,53 @@ def test_ycbcr_planes_go_luma_through_the_network_and_each_chroma_plane_by_bicub
         np.testing.assert_array_equal(big, exact)
 
 
+
+@pytest.mark.parametrize("model_name, scale", [("fsrcnn", 2), ("srcnn", 3)])
+def test_video_luma_rows_unchanged_since_the_last_frame_are_copied_with_the_same_values(model_name, scale):
+    """``upscale_planes(..., previous=...)``: only the rows within the network's reach of a changed row
+    go through it again; the frame comes out exactly as when computed whole. ``upscale_planes_since``
+    names the rows it left to copy."""
+    from srcnn.inference import make_upscaler
+
+    upscaler = make_upscaler(scale, model_name, precision="fp32")
+    earlier = (smooth_image(60, 44) * 0.9).astype(np.uint8)
+    frame = earlier.copy()
+    frame[30:33, 5:9] += 40  # a small change in three rows
+    chroma = (smooth_image(30, 22, seed=1),) * 2
+    earlier_out = upscaler.upscale_planes(earlier, *chroma)[0]
+    ran = []
+    band = upscaler._band
+    upscaler._band = lambda pixels: ran.append(pixels.shape[0]) or band(pixels)
+    reused = upscaler.upscale_planes(frame, *chroma, previous=(earlier, earlier_out))
+    halo = upscaler._band_halo()
+    assert ran == [(33 + halo) - (30 - halo) + 2 * halo]  # one band: the changed rows, +-halo, and its context
+    upscaler._band = band
+    whole = upscaler.upscale_planes(frame, *chroma)
+    for a, b in zip(reused, whole, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(reused[0], earlier_out)
+    ran.clear()
+    upscaler._band = lambda pixels: ran.append(pixels.shape[0]) or band(pixels)
+    same = upscaler.upscale_planes(earlier, *chroma, previous=(earlier, earlier_out))[0]
+    assert ran == [] and np.array_equal(same, earlier_out)  # a still frame: no network at all
+    upscaler._band = band
+    _, kept = upscaler.upscale_planes_since(frame, *chroma, earlier=earlier)
+    assert kept == [(0, 30 - halo), (33 + halo, 60)]
+    assert upscaler.upscale_planes_since(frame, *chroma, earlier=None)[1] == []  # the first frame: all of it
+
+
+def test_changed_row_runs_cover_each_changed_row_and_its_reach():
+    from srcnn.inference.pipeline import changed_row_runs
+
+    earlier = np.zeros((20, 4), np.uint8)
+    frame = earlier.copy()
+    frame[[0, 9, 10, 19], 1] = 1
+    assert changed_row_runs(frame, earlier, 2) == [(0, 3), (7, 13), (17, 20)]
+    assert changed_row_runs(frame, earlier, 5) == [(0, 20)]
+    assert changed_row_runs(earlier, earlier, 2) == []
+    assert changed_row_runs(frame, np.zeros((21, 4), np.uint8), 2) == [(0, 20)]  # another size: all of it
+    assert changed_row_runs(frame[:3], earlier[:3], 7) == [(0, 3)]  # fewer rows than the reach
+
 def test_identity_network_reproduces_bicubic_on_luma():
     gray = smooth_image(18, 18, seed=4)
     out = srcnn.upscale(gray, scale=3, model=identity_model())

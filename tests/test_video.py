@@ -213,6 +213,54 @@ def test_the_planar_path_agrees_with_the_rgb_path(tmp_path):
         assert np.abs(a[:64] - b[:64]).mean() < 1.5 and np.abs(a[64:] - b[64:]).mean() < 1.5
 
 
+
+def test_a_letterboxed_clip_reuses_its_still_rows_and_comes_out_as_computed_whole(tmp_path, monkeypatch):
+    """Rows that did not change since the frame before (the bars) skip the network; every frame is
+    the same as when each is computed whole (the frame workers wait for the frame before)."""
+    import srcnn.io.video
+    from srcnn.inference import make_upscaler
+
+    rng = np.random.default_rng(0)
+    with av.open(str(tmp_path / "bars.mp4"), "w") as out:
+        video = out.add_stream("libx264", rate=12)
+        video.width, video.height, video.pix_fmt = 48, 64, "yuv420p"
+        video.options = {"qp": "0"}  # lossless: the bars decode the same in every frame
+        for i in range(6):
+            yuv = np.full((96, 48), 128, np.uint8)
+            yuv[:64] = 16  # black bars above and below
+            yuv[24:40] = rng.integers(16, 236, (16, 48))  # a moving picture between them
+            out.mux(video.encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p")))
+        out.mux(video.encode(None))
+    upscaler = make_upscaler(2, "fsrcnn", precision="fp32")
+    band, rows = upscaler._band, []
+    upscaler._band = lambda pixels: rows.append(pixels.shape[0]) or band(pixels)
+    made = {True: {}, False: {}}  # each frame's input bytes -> its output (the writer fills in the copied rows)
+    since, whole_frame = srcnn.io.video._upscale_420_since, srcnn.io.video._upscale_420
+
+    def spy_since(frame, *args):
+        out = since(frame, *args)
+        made[True][frame.tobytes()] = out[0]
+        return out
+
+    def spy_whole(frame, *args):
+        made[False][frame.tobytes()] = out = whole_frame(frame, *args)
+        return out
+
+    monkeypatch.setattr(srcnn.io.video, "_upscale_420_since", spy_since)
+    monkeypatch.setattr(srcnn.io.video, "_upscale_420", spy_whole)
+    for reuse in (True, False):
+        srcnn.io.video.upscale_video(tmp_path / "bars.mp4", tmp_path / f"big_{reuse}.mp4", upscaler.upscale_array,
+                                     2, progress=False, upscale_planes=upscaler.upscale_planes,
+                                     upscale_planes_since=upscaler.upscale_planes_since if reuse else None)
+        assert probe(tmp_path / f"big_{reuse}.mp4")["frames"] == 6
+    reused, whole = sorted(rows[: len(rows) // 2]), rows[len(rows) // 2 :]
+    halo = upscaler._band_halo()  # each later frame: its 16 moving rows, the rows they reach, and their context
+    assert whole == [64] * 6 and reused == [16 + 4 * halo] * 5 + [64] and 16 + 4 * halo < 64
+    assert made[True].keys() == made[False].keys() and len(made[True]) == 6
+    for key, frame in made[False].items():
+        np.testing.assert_array_equal(made[True][key], frame)
+
+
 def test_frames_of_odd_width_go_through_rgb(tmp_path):
     import srcnn.io.video
 

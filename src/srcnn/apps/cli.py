@@ -497,8 +497,7 @@ def _cmd_upscale(args) -> int:
         try:
             if is_video:
                 stats = upscale_video(path, target, upscaler.upscale_array, args.scale, progress=bars,
-                                      upscale_planes=upscaler.upscale_planes,
-                                      frames_at_once=1 if upscaler.compile else None)
+                                      **_video_planes(upscaler))
                 if not args.quiet:
                     tqdm.write(f"{path}: {stats['frames']} frames at {stats['fps']:.2f} frames/s "
                                f"({stats['realtime']:.2f}x real time)", file=sys.stdout)
@@ -536,6 +535,13 @@ def _compiles(option: str, upscaler, is_video: bool) -> bool:
     return is_video and upscaler.model is not None and not hasattr(upscaler.model, "fold_for_inference")
 
 
+def _video_planes(upscaler) -> dict:
+    """How ``upscale_video`` runs the frames: as their 4:2:0 planes, each frame's still luma rows
+    copied from the frame before, and one frame at a time when compiled (one compiled function)."""
+    return {"upscale_planes": upscaler.upscale_planes, "upscale_planes_since": upscaler.upscale_planes_since,
+            "frames_at_once": 1 if upscaler.compile else None}
+
+
 def _upscale_stream(args, start: float) -> int:
     """A video through pipes: ``srcnn upscale - -o - ...`` (or a file on one side). stdout carries
     the video, so every message, the closing line included, goes to stderr."""
@@ -555,7 +561,7 @@ def _upscale_stream(args, start: float) -> int:
     upscaler.compile = _compiles(args.compile, upscaler, is_video=True)
     bars = not args.quiet and sys.stderr.isatty()
     stats = upscale_video(src, dst, upscaler.upscale_array, args.scale, progress=bars, container=args.container,
-                          upscale_planes=upscaler.upscale_planes, frames_at_once=1 if upscaler.compile else None)
+                          **_video_planes(upscaler))
     if not args.quiet:
         where = "stdout" if dst == "-" else dst
         print(f"wrote {stats['frames']} frames to {where} ({stats['fps']:.1f} frames/s, "

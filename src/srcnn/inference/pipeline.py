@@ -93,12 +93,41 @@ class Upscaler(Engine):
         return quantize(self.upscale_float(plane), image.dtype)
 
     @torch.inference_mode()
-    def upscale_planes(self, luma: np.ndarray, *chroma: np.ndarray) -> tuple[np.ndarray, ...]:
+    def upscale_planes(self, luma: np.ndarray, *chroma: np.ndarray,
+                       previous: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, ...]:
         """The uint8 planes of a YCbCr picture, each at its own size (4:2:0 video: the chroma half the
         luma's each way) -> each ``scale`` times larger: the luma as :meth:`upscale_array` takes a grey
         image (through the network), the chroma by MATLAB's bicubic. Video is YCbCr already, so its
-        frames skip the conversions to RGB and back (and chroma is up-scaled at its own, smaller size)."""
-        planes = [self.upscale_array(luma)]
+        frames skip the conversions to RGB and back (and chroma is up-scaled at its own, smaller size).
+        ``previous``: the frame before's luma and its up-scaled luma; rows of this luma that the
+        change since then cannot reach are copied from it (:meth:`upscale_planes_since`)."""
+        if previous is None:
+            return self._planes(self.upscale_array(luma), chroma)
+        planes, kept = self.upscale_planes_since(luma, *chroma, earlier=previous[0])
+        for top, bottom in kept:
+            planes[0][top * self.scale : bottom * self.scale] = previous[1][top * self.scale : bottom * self.scale]
+        return planes
+
+    @torch.inference_mode()
+    def upscale_planes_since(self, luma: np.ndarray, *chroma: np.ndarray,
+                             earlier: np.ndarray | None) -> tuple[tuple[np.ndarray, ...], list[tuple[int, int]]]:
+        """:meth:`upscale_planes` for a video frame after the frame whose luma is ``earlier``: the
+        network runs only on the luma rows within its reach of a row that changed, and the runs of
+        LR rows ``[top, bottom)`` it skipped come back beside the planes, their output rows
+        (``top * scale`` to ``bottom * scale``) left for the caller to copy from the earlier frame's
+        output. The same values as computing them (a row's result does not depend on the band it is
+        in), so letterbox bars, still scenes and screen recordings cost less. A caller that copies
+        them in frame order never waits for the frame before (the video writer does). ``earlier``
+        None (the first frame): every row. Compiled, every row too (each new band shape would compile)."""
+        if self.net is None or self.channels != 1 or luma.ndim != 2 or self.ensemble or self.compile:
+            return self.upscale_planes(luma, *chroma), []  # no eager banded network to skip rows of
+        h = luma.shape[0]
+        runs = changed_row_runs(luma, earlier, self._band_halo())
+        kept = [(end, start) for (_, end), (start, _) in zip([(0, 0)] + runs, runs + [(h, h)]) if start > end]
+        return self._planes(self._upscale_banded(luma, runs), chroma), kept
+
+    def _planes(self, big_luma: np.ndarray, chroma: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+        planes = [big_luma]
         for plane in chroma:
             pixels = torch.from_numpy(np.require(plane, np.uint8, ("C_CONTIGUOUS", "WRITEABLE")))
             # eager even when compiling: under a millisecond a 360p chroma plane, less than the
@@ -122,26 +151,27 @@ class Upscaler(Engine):
         return max(radius, BICUBIC_RADIUS)
 
     @torch.inference_mode()
-    def _upscale_banded(self, image: np.ndarray) -> np.ndarray:
+    def _upscale_banded(self, image: np.ndarray, runs: list[tuple[int, int]] | None = None) -> np.ndarray:
         """uint8 / uint16 grey or RGB -> the same dtype, ``scale`` times larger: Y through the network,
         Cb/Cr by bicubic, converted back and rounded, one band of rows at a time. Peak memory is the
         output plus one band, whatever the image size; the bicubic is the exact MATLAB kernel as an
         LR-grid convolution (within 1e-6 of ``resize.imresize``), and every band reads ``_band_halo``
-        rows beyond its edges, so the result does not depend on where the bands fall."""
+        rows beyond its edges, so the result does not depend on where the bands fall. ``runs``: only
+        these runs of LR rows ``[top, bottom)`` (the other output rows are left unwritten)."""
         s, (h, w) = self.scale, image.shape[:2]
         out = np.empty((h * s, w * s) + image.shape[2:], image.dtype)
         halo = self._band_halo()
         rows = self._band_rows(h, w)
-        total = -(-h // rows)
-        for done, top in enumerate(range(0, h, rows), start=1):
-            bottom = min(h, top + rows)
+        bands = [(top, min(end, top + rows)) for start, end in ([(0, h)] if runs is None else runs)
+                 for top in range(start, end, rows)]
+        for done, (top, bottom) in enumerate(bands, start=1):
             t0, b0 = max(0, top - halo), min(h, bottom + halo)
             # A decoded image is often read-only; torch wants its own writable, contiguous band.
             pixels = np.require(image[t0:b0], requirements=("C_CONTIGUOUS", "WRITEABLE"))
             band = self._through(self._band, torch.from_numpy(pixels))
             out[top * s : bottom * s] = band[(top - t0) * s : (bottom - t0) * s].numpy()
             if self.progress is not None:
-                self.progress(done, total)
+                self.progress(done, len(bands))
         if out.nbytes > TRIM_ABOVE_BYTES:  # the bands' freed buffers, before the caller encodes a large output
             _release_freed_memory()  # (not for every video frame: the next frame would fault them all back in)
         return out
@@ -254,6 +284,23 @@ def upscale(image, scale: int = 3, model: str | nn.Module | None = None, method:
     options give the same pixels as the CLI. ``ensemble=True``: the geometric self-ensemble (``--ensemble``).
     """
     return make_upscaler(scale, model, method, precision, device, tile, ensemble).upscale_image(image)
+
+
+def changed_row_runs(image: np.ndarray, earlier: np.ndarray | None, halo: int) -> list[tuple[int, int]]:
+    """The runs ``[start, end)`` of rows of ``image`` within ``halo`` rows of a row that differs from
+    ``earlier`` (same shape, else every row): the rows whose result depends on what changed."""
+    h = image.shape[0]
+    if earlier is None or earlier.shape != image.shape:
+        return [(0, h)]
+    changed = (image != earlier).reshape(h, -1).any(axis=1)
+    if not changed.any():
+        return []
+    # a row is needed where a changed row lies within +-halo: changed rows counted over that window
+    count = np.concatenate([[0], np.cumsum(changed)])
+    rows = np.arange(h)
+    near = count[np.minimum(h, rows + halo + 1)] - count[np.maximum(0, rows - halo)] > 0
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], near.astype(np.int8), [0]])))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
 
 
 def _round_half_up(shifted: torch.Tensor, peak: float) -> torch.Tensor:

@@ -103,7 +103,8 @@ def upscale_video(src: str | Path, dst: str | Path, upscale_frame: Callable[[np.
                   scale: int, crf: int = 18, progress: bool = True, container: str = "matroska",
                   network_threads: int | None = None,
                   upscale_planes: Callable[..., tuple[np.ndarray, ...]] | None = None,
-                  frames_at_once: int | None = None) -> dict:
+                  frames_at_once: int | None = None,
+                  upscale_planes_since: Callable[..., tuple[tuple[np.ndarray, ...], list]] | None = None) -> dict:
     """Upscale every frame of ``src`` (RGB uint8 arrays through ``upscale_frame``) into ``dst``.
 
     ``upscale_planes`` (``Upscaler.upscale_planes``), where given, takes the frames instead as the
@@ -121,7 +122,12 @@ def upscale_video(src: str | Path, dst: str | Path, upscale_frame: Callable[[np.
     side by side, each in a worker of its own with its share of those threads (default: one per
     thread; 1 for a compiled network). One torch thread per frame beats two threads on one frame
     while the codecs share the cores: the threads of one frame wait for each other whenever a codec
-    holds a core (`python benchmarks/realtime.py --video-stages` times both)."""
+    holds a core (`python benchmarks/realtime.py --video-stages` times both).
+    ``upscale_planes_since`` (``Upscaler.upscale_planes_since``), where given with ``upscale_planes``:
+    each 4:2:0 frame's luma rows that nothing changed near since the frame before skip the network,
+    and the writer copies them from that frame's output as it takes the frames in order (so no worker
+    waits for another). The same frames, for less work where rows stand still (letterbox bars,
+    still scenes, screen recordings; `--video-stages` times a letterboxed clip)."""
     import av
 
     to_stdout = str(dst) == "-"
@@ -140,28 +146,45 @@ def upscale_video(src: str | Path, dst: str | Path, upscale_frame: Callable[[np.
 
                 with av.open(sys.stdout.buffer, "w", format=container) as out:
                     return _transcode(av, inp, out, codec, suffix, upscale_frame, scale, crf, progress,
-                                      network_threads, upscale_planes, frames_at_once)
+                                      network_threads, upscale_planes, frames_at_once, upscale_planes_since)
             with atomic_output(dst) as tmp, av.open(str(tmp), "w") as out:
                 return _transcode(av, inp, out, codec, suffix, upscale_frame, scale, crf, progress, network_threads,
-                                  upscale_planes, frames_at_once)
+                                  upscale_planes, frames_at_once, upscale_planes_since)
     except av.error.FFmpegError as exc:
         raise SRCNNError(f"{src}: video processing failed ({exc})") from None
 
 
-def _upscale_420(frame: np.ndarray, upscale_planes) -> np.ndarray:
-    """PyAV's 4:2:0 layout, (3h/2, w): the Y plane's h*w bytes, then U's and V's (h/2)*(w/2) each ->
-    the same layout of the up-scaled planes."""
+def _planes_420(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """PyAV's 4:2:0 layout, (3h/2, w): the Y plane's h*w bytes, then U's and V's (h/2)*(w/2) each."""
     width = frame.shape[1]
     height = frame.shape[0] * 2 // 3
     flat, luma = frame.reshape(-1), height * width
     y = flat[:luma].reshape(height, width)
     u, v = (flat[luma + i * luma // 4 : luma + (i + 1) * luma // 4].reshape(height // 2, width // 2) for i in (0, 1))
-    big = upscale_planes(y, u, v)
-    return np.concatenate([plane.reshape(-1) for plane in big]).reshape(-1, big[0].shape[1])
+    return y, u, v
+
+
+def _frame_420(planes: tuple[np.ndarray, ...]) -> np.ndarray:
+    """The planes back in PyAV's 4:2:0 layout (the Y plane's rows come first, whole)."""
+    return np.concatenate([plane.reshape(-1) for plane in planes]).reshape(-1, planes[0].shape[1])
+
+
+def _upscale_420(frame: np.ndarray, upscale_planes) -> np.ndarray:
+    """A 4:2:0 frame -> the same layout of the up-scaled planes."""
+    return _frame_420(upscale_planes(*_planes_420(frame)))
+
+
+def _upscale_420_since(frame: np.ndarray, upscale_planes_since, earlier: np.ndarray | None):
+    """``_upscale_420`` after the frame ``earlier`` (None: the first): the up-scaled frame and the runs
+    of LR luma rows left for the writer to copy from the earlier frame's output."""
+    y, u, v = _planes_420(frame)
+    same_size = earlier is not None and earlier.shape == frame.shape
+    planes, kept = upscale_planes_since(y, u, v, earlier=_planes_420(earlier)[0] if same_size else None)
+    return _frame_420(planes), kept
 
 
 def _transcode(av, inp, out, codec: str, suffix: str, upscale_frame, scale: int, crf: int, progress: bool,
-               network_threads: int | None, upscale_planes, frames_at_once: int | None) -> dict:
+               network_threads: int | None, upscale_planes, frames_at_once: int | None, upscale_planes_since) -> dict:
     import queue
     import threading
     from concurrent.futures import ThreadPoolExecutor
@@ -220,6 +243,7 @@ def _transcode(av, inp, out, codec: str, suffix: str, upscale_frame, scale: int,
             put(decoded, None)
 
     def write() -> None:
+        before = None  # the frame before's output, whose rows a frame may copy
         try:
             while (item := upscaled.get()) is not None:
                 if item[0] == "audio":
@@ -232,7 +256,13 @@ def _transcode(av, inp, out, codec: str, suffix: str, upscale_frame, scale: int,
                         item[1].stream = stream
                         out.mux(item[1])
                     continue
-                big = av.VideoFrame.from_ndarray(item[1].result(), format=layout)
+                pixels = item[1].result()
+                if isinstance(pixels, tuple):  # (frame, runs of LR luma rows to copy from the frame before)
+                    pixels, kept = pixels
+                    for top, bottom in kept:
+                        pixels[top * scale : bottom * scale] = before[top * scale : bottom * scale]
+                    before = pixels
+                big = av.VideoFrame.from_ndarray(pixels, format=layout)
                 big.pts, big.time_base = item[2], item[3]
                 out.mux(vout.encode(big))
                 written[0] += 1
@@ -262,10 +292,17 @@ def _transcode(av, inp, out, codec: str, suffix: str, upscale_frame, scale: int,
     reader.start()
     writer.start()
     try:
+        earlier = None  # the frame before, whose unchanged rows the next frame's writer copies
         while (item := decoded.get()) is not None and not errors:
             if item[0] == "video":  # in order in the queue, upscaled by whichever worker is free
-                item = ("video", pool.submit(_upscale_420, item[1], upscale_planes) if planar
-                        else pool.submit(upscale_frame, item[1]), item[2], item[3])
+                if planar and upscale_planes_since is not None:
+                    future = pool.submit(_upscale_420_since, item[1], upscale_planes_since, earlier)
+                    earlier = item[1]
+                elif planar:
+                    future = pool.submit(_upscale_420, item[1], upscale_planes)
+                else:
+                    future = pool.submit(upscale_frame, item[1])
+                item = ("video", future, item[2], item[3])
             if not put(upscaled, item):
                 break
     finally:

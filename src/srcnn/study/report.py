@@ -1,44 +1,43 @@
 """The ``srcnn reproduce`` report: the papers' tables and figures, our numbers beside the published ones.
 
 ``write_report`` reads the study's finished training runs (see :mod:`srcnn.study.reproduce`), scores them
-and the shipped models on Set5 / Set14 with the papers' protocol (:mod:`srcnn.study.evaluate`), and writes
+and the shipped models on Set5 / Set14 with the papers' protocol (both through
+:class:`srcnn.study.scoring.Context`, which reads the inputs and memoises the scores), and writes
 
 - ``report.md``: one section per table or figure of the papers, then where and why we differ;
 - ``convergence.png``, ``crops.png``, ``speed_quality.png`` and ``real_inputs_crops.png``, embedded in the report;
 - ``scores.json``: every number the report shows, for machines.
 
-Each section is one function that computes its numbers (kept in ``Context.numbers``, the future
-scores.json) and returns its Markdown. Scores are memoised, so a number shown twice (bicubic on Set5
-x3 appears in three sections) is computed once and is the same everywhere.
+Each section is one function that takes its numbers from the context (kept in ``Context.numbers``,
+the future scores.json), draws its figure, if any, and returns its Markdown. A number shown twice
+(bicubic on Set5 x3 appears in three sections) is scored once and is the same everywhere.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import platform
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..io.atomic import atomic_output
-from ..protocol.color import quantize, rgb2y, to_plane
 from ..errors import SRCNNError
-from ..protocol.degrade import parse_degradation
-from .evaluate import evaluate_plane
-from ..io.imageio import list_images, read_image, write_text_atomic
 from ..inference import make_upscaler
+from ..io.atomic import atomic_output
+from ..io.imageio import list_images, read_image, write_text_atomic
+from ..models.weights import find_weights
+from ..protocol.color import quantize, rgb2y, to_plane
+from ..protocol.degrade import parse_degradation
 from ..protocol.metrics import psnr
-from .reproduce import STUDY, TRAIN_SETS, StudyRun
-from . import restoration_study as rs
-from .restoration_study import TimedMethod, markdown_table as _table
 from ..protocol.resize import imresize, modcrop
-from ..models.weights import find_weights, load_model
+from . import restoration_study as rs
+from .reproduce import TRAIN_SETS
+from .restoration_study import markdown_table as _table
+from .scoring import SHIPPED_KINDS, SPARSE_STEP, Context, Published, read_runs, read_sets
 
 __all__ = ["write_report"]
 
@@ -46,14 +45,11 @@ log = logging.getLogger(__name__)
 
 BUDGET_SCALES = {"quick": (3,), "paper": (2, 3, 4)}  # the comparison table's scales per budget
 # quick checks the report's structure (CI) in well under a minute, so it scores the smallest test
-# images alone and codes sparse-coding patches on a coarser grid (its cost is patches x atoms);
-# paper scores every image with the authors' step-1 patches.
+# images alone (and sparse coding on a coarser grid: scoring.SPARSE_STEP); paper scores every image.
 TEST_IMAGES = {"quick": 2, "paper": None}  # per test set, the smallest first; None: all
-SPARSE_STEP = {"quick": 3, "paper": 1}
 STUDY_SCALE = 3  # every study model is x3, as in the papers' studies
 DASH = "–"  # a number we do not have (no published value, no published.csv)
 PAPER_TRAINING = "the paper's ImageNet (395,909 images)"
-RUN_FILES = ("best.safetensors", "log.csv", "config.json", "summary.json")
 METHOD_NAMES = {"bicubic": "Bicubic", "sparse-coding": "Sparse coding (ScSR)", "srcnn": "SRCNN (shipped)"}
 # The published sparse-coding figures come from two sources with different protocols; show both.
 SPARSE_CODING_VARIANTS = ("Yang et al. 2010", "ScSR (common protocol)")
@@ -64,155 +60,6 @@ RESTORE_SAMPLE = {"quick": (1, 96), "paper": (None, None)}
 NLM_TUNING_IMAGES = 2  # the first T91 images, which choose OpenCV's h per sigma
 REAL_KINDS = {"fsrcnn": "Clean model", "real": "Real model"}  # the gain table's models
 REAL_CROP_INPUT = "jpeg:50"  # the zoomed crops' LR input, at STUDY_SCALE
-
-
-# ---- inputs -----------------------------------------------------------------------------------------
-
-@dataclass
-class Run:
-    """One finished study run, its files read once."""
-
-    spec: StudyRun
-    folder: Path
-    config: dict  # the TrainConfig as config.json holds it
-    summary: dict  # {step, backprops, seconds, best: {psnr, ssim, step}, device}
-    log: list[dict]  # log.csv rows
-
-    @property
-    def cut_short(self) -> bool:
-        return self.summary["step"] < self.config["steps"]
-
-    @property
-    def variant(self) -> str:
-        """How published.csv names this architecture, e.g. '9-1-5 n1=64 n2=32'."""
-        return f"{self.config['arch']} n1={self.config['n1']} n2={self.config['n2']}"
-
-
-def _read_runs(runs_dir: Path) -> dict[str, Run]:
-    runs = {}
-    for spec in STUDY:
-        folder = runs_dir / spec.name
-        missing = [name for name in RUN_FILES if not (folder / name).is_file()]
-        if missing:
-            raise SRCNNError(f"{folder}: no finished study run ({', '.join(missing)} missing); "
-                             "run `srcnn reproduce` with the same --runs to train it")
-        with (folder / "log.csv").open(newline="") as f:
-            log = list(csv.DictReader(f))
-        runs[spec.name] = Run(spec, folder, json.loads((folder / "config.json").read_text()),
-                              json.loads((folder / "summary.json").read_text()), log)
-    return runs
-
-
-def _read_sets(data: Path, limit: int | None = None) -> dict[str, list[tuple[str, np.ndarray]]]:
-    """The test sets as (name, uint8 image) lists; Set14 is optional, Set5 is not. With ``limit``,
-    each set's ``limit`` smallest images (fewest pixels; ties by name)."""
-    if not (data / "Set5").is_dir():
-        raise SRCNNError(f"{data}: no Set5 folder (--data names the folder that holds it)")
-    sets = {name: [(p.stem, read_image(p)) for p in list_images(data / name)]
-            for name in ("Set5", "Set14") if (data / name).is_dir()}
-    if limit is not None:
-        sets = {name: sorted(images, key=lambda item: (item[1].shape[0] * item[1].shape[1], item[0]))[:limit]
-                for name, images in sets.items()}
-    return sets
-
-
-class Published:
-    """The published numbers (reference/published.csv beside the data folder); empty without it."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.rows: list[dict] = []
-        if path.is_file():
-            with path.open(newline="") as f:
-                self.rows = list(csv.DictReader(f))
-            needed = {"dataset", "scale", "method", "variant", "training_data", "psnr_y", "ssim_y"}
-            if self.rows and not needed <= set(self.rows[0]):
-                raise SRCNNError(f"{path}: expected the columns {', '.join(sorted(needed))}")
-
-    def find(self, dataset: str, scale: int, method: str, variant: str = "",
-             training_data: str | None = None) -> tuple[float | None, float | None] | None:
-        """(PSNR, SSIM) of the first matching row (either may be None), or None where none matches."""
-        for row in self.rows:
-            if (row["dataset"], row["scale"], row["method"], row["variant"]) == (dataset, str(scale), method, variant) \
-                    and training_data in (None, row["training_data"]):
-                return _number(row["psnr_y"]), _number(row["ssim_y"])
-        return None
-
-
-def _number(text: str) -> float | None:
-    return float(text) if text.strip() else None
-
-
-# ---- scoring ----------------------------------------------------------------------------------------
-
-@dataclass
-class Score:
-    psnr: float
-    ssim: float
-    seconds: float  # mean wall time of one upscaling call per image
-
-
-@dataclass
-class Difference:
-    """One of our numbers that has a published counterpart (section 7 lists them all)."""
-
-    what: str
-    ours: float
-    published: float
-
-
-@dataclass
-class Context:
-    """What every section reads, and what they collect: the numbers and the differences."""
-
-    data: Path
-    out: Path
-    runs_dir: Path
-    budget: str
-    sets: dict[str, list[tuple[str, np.ndarray]]]
-    runs: dict[str, Run]
-    published: Published
-    numbers: dict = field(default_factory=dict)  # becomes scores.json
-    differences: list[Difference] = field(default_factory=list)
-    _upscalers: dict = field(default_factory=dict)
-    _scores: dict = field(default_factory=dict)
-
-    def upscaler(self, name: str, scale: int):
-        """'bicubic', 'sparse-coding', 'srcnn' (the shipped 9-5-5 SRCNN of ``scale``) or a study run's name.
-        SRCNN models run in fp32 on the CPU, so their timings are this machine's."""
-        key = (name, scale)
-        if key not in self._upscalers:
-            if name in self.runs:
-                model, _ = load_model(self.runs[name].folder / "best.safetensors", scale)
-                self._upscalers[key] = make_upscaler(scale, model, "srcnn", "fp32", "cpu")
-            elif name in SHIPPED_KINDS:
-                self._upscalers[key] = make_upscaler(scale, name, "srcnn", "fp32", "cpu")
-            elif name == "sparse-coding":
-                from ..sparse import SparseCodingUpscaler
-
-                self._upscalers[key] = SparseCodingUpscaler(scale, step=SPARSE_STEP[self.budget])
-            else:
-                self._upscalers[key] = make_upscaler(scale, method=name)
-        return self._upscalers[key]
-
-    def score(self, name: str, set_name: str, scale: int, degradation: str = "bicubic") -> Score:
-        """Mean PSNR / SSIM / seconds of a method on a test set, computed once."""
-        key = (name, set_name, scale, degradation)
-        if key not in self._scores:
-            method = TimedMethod(self.upscaler(name, scale))
-            planes = [to_plane(image, method.channels) for _, image in self.sets[set_name]]
-            if name not in ("bicubic", "sparse-coding"):
-                # torch's first call allocates and picks kernels: keep it out of the timing
-                evaluate_plane(planes[0], scale, method.method, degradation)
-            results = [evaluate_plane(plane, scale, method, degradation) for plane in planes]
-            self._scores[key] = Score(float(np.mean([r[0] for r in results])),
-                                      float(np.mean([r[1] for r in results])), float(np.mean(method.seconds)))
-        return self._scores[key]
-
-    def compare(self, what: str, ours: float, published: tuple[float | None, float | None] | None) -> None:
-        """Record a number for section 7; one shown in two tables is listed once."""
-        if published and published[0] is not None and all(d.what != what for d in self.differences):
-            self.differences.append(Difference(what, ours, published[0]))
 
 
 # ---- formatting -------------------------------------------------------------------------------------
@@ -361,7 +208,6 @@ def _convergence_section(ctx: Context) -> str:
     ])
 
 
-SHIPPED_KINDS = ("srcnn", "fsrcnn", "fsrcnn-s")  # the shipped models of each kind (srcnn.models.weights.ALIASES)
 SPEED_METHODS = {"bicubic": "Bicubic", "sparse-coding": "Sparse coding", "width_32_16": "SRCNN 9-1-5 (32/16)",
                  "width_64_32": "SRCNN 9-1-5 (64/32)", "width_128_64": "SRCNN 9-1-5 (128/64)",
                  "filter_9-3-5": "SRCNN 9-3-5", "filter_9-5-5": "SRCNN 9-5-5 (study)",
@@ -670,7 +516,7 @@ def write_report(data: str | Path, out: str | Path, runs: str | Path, budget: st
     data, out, runs = Path(data), Path(out), Path(runs)
     if not runs.is_dir():
         raise SRCNNError(f"{runs}: no such folder of training runs")
-    ctx = Context(data, out, runs, budget, _read_sets(data, TEST_IMAGES[budget]), _read_runs(runs),
+    ctx = Context(data, out, runs, budget, read_sets(data, TEST_IMAGES[budget]), read_runs(runs),
                   Published(data.parent / "reference" / "published.csv"))
     for scale in BUDGET_SCALES[budget]:  # a missing sparse-coding dictionary fails now, not after minutes of scoring
         ctx.upscaler("sparse-coding", scale)
