@@ -58,6 +58,7 @@
 #   fsrcnn-cpu-9: a ninth round for FSRCNN-s from the shipped file (round eight's W = 0.5 best), the same
 #              teacher and weight at half the learning rate, with a slower moving average: batch 32 on a
 #              28,000-step schedule beside batch 16 on 60,000 (round eight's lr 1e-4 flattened at 29.314 dB).
+#              Not shipped: best 29.3139 and 29.3145 dB of validation against the shipped 29.3142.
 #   real-cascade: the real-world x3 model as a cascade (--restorer): the deep denoiser cleans the LR
 #              image, the shipped clean FSRCNN x3 up-scales it, both trained on together on the `real`
 #              chain. One network alone traded clean quality against degraded quality. (The shipped
